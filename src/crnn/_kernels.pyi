@@ -1,0 +1,85 @@
+"""Type stub for the compiled kernel module ``crnn._kernels``.
+
+Low-level API: thin, checked wrappers around the C kernels in ``csrc/``.
+Every array argument must be a C-contiguous NumPy array.  Float arrays of one
+call must all share one dtype (float32 or float64); ids are int32.  Bad
+shapes, ranges or contiguity raise ``ValueError``; wrong dtypes ``TypeError``.
+Nothing invalid ever reaches C.
+
+Parameters live in one flat buffer of ``param_count(H, V)`` elements, in this
+order (gradient and Adagrad buffers use the same layout)::
+
+    WxhT (V, H)   Wxh stored transposed: row c is the input column of char c
+    Whh  (H, H)
+    Why  (V, H)
+    bh   (H,)
+    by   (V,)
+
+``param_views`` gives min-char-rnn-shaped views into such a buffer
+(``Wxh`` is (H, V), a transposed view of the stored ``WxhT``).
+
+Loss convention: summed over the T time steps, averaged over the B streams
+(so B = 1 is min-char-rnn's loss); gradients are those of that loss.
+"""
+
+from typing import Optional
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.floating]
+IdArray = npt.NDArray[np.int32]
+
+def param_count(hidden_size: int, vocab_size: int) -> int: ...
+def param_views(flat: FloatArray, hidden_size: int, vocab_size: int) -> dict[str, FloatArray]: ...
+def forward_workspace_size(batch: int, steps: int, hidden_size: int, vocab_size: int) -> int: ...
+def train_workspace_size(batch: int, steps: int, hidden_size: int, vocab_size: int) -> int: ...
+def sample_workspace_size(hidden_size: int, vocab_size: int) -> int: ...
+def forward(
+    work: FloatArray,  # OUT (B,T,H,V from the other args); len >= forward_workspace_size
+    h_last: FloatArray,  # OUT (B, H): hidden state after the last step
+    params: FloatArray,  # IN flat, param_count(H, V)
+    inputs: IdArray,  # IN (B, T), ids in [0, V)
+    targets: Optional[IdArray],  # IN (B, T) or None: then only the hidden states are computed, returns 0.0
+    h0: FloatArray,  # IN (B, H)
+    n_threads: int = 1,
+) -> float: ...
+def backward(
+    grads: FloatArray,  # IN/OUT flat: gradients are ADDED (+=)
+    dh0: FloatArray,  # OUT (B, H): gradient of the loss w.r.t. h0 (overwritten)
+    work: FloatArray,  # IN/OUT: filled by forward() with the same arguments; len >= train_workspace_size
+    params: FloatArray,
+    inputs: IdArray,
+    targets: IdArray,
+    n_threads: int = 1,
+) -> None: ...
+def clip(grads: FloatArray, limit: float) -> None: ...  # IN/OUT, element-wise to [-limit, limit]
+def adagrad(
+    params: FloatArray,  # IN/OUT
+    mem: FloatArray,  # IN/OUT: mem += g*g
+    grads: FloatArray,  # IN: params -= lr * g / sqrt(mem + eps)
+    learning_rate: float,
+    eps: float = 1e-8,
+) -> None: ...
+def train_step(
+    params: FloatArray,  # IN/OUT
+    mem: FloatArray,  # IN/OUT Adagrad memory
+    grads: FloatArray,  # OUT: the clipped gradient of this step
+    work: FloatArray,  # OUT scratch, len >= train_workspace_size
+    h: FloatArray,  # IN/OUT (B, H): initial state in, final state out
+    inputs: IdArray,
+    targets: IdArray,
+    learning_rate: float,
+    clip: float = 5.0,
+    eps: float = 1e-8,
+    n_threads: int = 1,
+) -> float: ...  # zero grads, forward, backward, clip, Adagrad; returns the loss
+def sample(
+    out: IdArray,  # OUT (n,) sampled ids
+    h: FloatArray,  # IN/OUT (H,)
+    work: FloatArray,  # OUT scratch, len >= sample_workspace_size
+    params: FloatArray,
+    x0: int,  # the id fed first
+    uniforms: npt.NDArray[np.float64],  # IN (n,) in [0, 1): one per sampled id
+    temperature: float,  # >= 0; 0 picks the most likely id (the first on ties)
+) -> None: ...
