@@ -1,0 +1,34 @@
+"""crnn: a fast character-level RNN language model (Karpathy's min-char-rnn).
+
+    >>> import crnn
+    >>> text = "hello world! " * 50
+    >>> model = crnn.CharRNN(crnn.Vocab.from_text(text), hidden_size=32, seed=0)
+    >>> model.train(text, iterations=100)
+    100
+    >>> sample = model.sample(40, prime="hel", seed=1)
+"""
+
+from ._version import __version__
+from .errors import (
+    CorpusError,
+    CrnnError,
+    ModelFormatError,
+    TrainingDivergedError,
+    VocabError,
+)
+from .vocab import Vocab
+from .model import CharRNN
+from .io import load, save
+
+__all__ = [
+    "__version__",
+    "CharRNN",
+    "CorpusError",
+    "CrnnError",
+    "ModelFormatError",
+    "TrainingDivergedError",
+    "Vocab",
+    "VocabError",
+    "load",
+    "save",
+]

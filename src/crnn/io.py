@@ -1,0 +1,395 @@
+"""Saving and loading models: one ``.npz`` file, no pickle, atomic writes.
+
+File format (version 1): a zip archive NumPy reads with
+``numpy.load(path, allow_pickle=False)``, holding
+
+    Wxh (H,V)  Whh (H,H)  Why (V,H)  bh (H,)  by (V,)       weights (dtype)
+    mWxh mWhh mWhy mbh mby                                    Adagrad memory
+    hidden (B,H)                                              training hidden states
+    pointers (B,) int64                                       training data pointers
+    meta (n,) uint8                                           UTF-8 JSON, below
+
+``meta`` holds: format ("crnn-model"), format_version, crnn_version, vocab
+(list of characters in id order), hyperparameters (hidden_size,
+seq_length, learning_rate, batch_size), dtype, and training (iteration,
+smooth_loss, rng_state: the model's numpy Generator state).
+
+Loading treats the file as untrusted: sizes declared in the zip directory
+are checked against what the metadata implies before anything is
+decompressed, every array header is checked before its data is read, and
+every problem becomes a ModelFormatError.  A missing or unreadable path
+raises the usual OSError (FileNotFoundError, PermissionError, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+from typing import Any, BinaryIO
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+from ._version import __version__
+from .errors import ModelFormatError
+from .model import DTYPES, PARAM_NAMES, CharRNN
+from .vocab import Vocab
+
+FORMAT_NAME = "crnn-model"
+FORMAT_VERSION = 1
+
+MEMORY_NAMES = tuple("m" + name for name in PARAM_NAMES)
+ARRAY_NAMES = PARAM_NAMES + MEMORY_NAMES + ("hidden", "pointers")
+MEMBER_NAMES = frozenset(name + ".npy" for name in ARRAY_NAMES + ("meta",))
+
+# Limits for untrusted files.  Real models are far inside them.
+MAX_META_BYTES = 16 << 20
+MAX_NPY_HEADER = 10_000  # NumPy's own default limit for header text
+MAX_EXPANSION = 4  # total uncompressed size <= MIN_BUDGET + MAX_EXPANSION * file size
+MIN_BUDGET = 64 << 20
+LIMITS = {
+    "hidden_size": 1 << 15,
+    "seq_length": 1 << 20,
+    "batch_size": 1 << 16,
+    "vocab": 0x110000,
+    "iteration": 1 << 62,
+    "pointer": 1 << 62,
+}
+
+# The process umask, read once, so saved files get ordinary permissions
+# (mkstemp creates them 0600).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+# ----------------------------------------------------------------------
+# Saving
+
+
+def save(model: CharRNN, path: Any) -> None:
+    """Write ``model`` to ``path`` atomically.
+
+    The file is written to a temporary file in the same folder, flushed to
+    disk and renamed over ``path``: an interrupted or failed save leaves any
+    existing file at ``path`` untouched.  Raises FileNotFoundError for a
+    missing folder and PermissionError for an unwritable one.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(2, f"cannot save the model: folder {folder!r} does not exist")
+    arrays = _model_arrays(model)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".crnn-", suffix=".tmp")
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"cannot save the model in folder {folder!r}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            if hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), 0o666 & ~_UMASK)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        _remove_quietly(tmp)
+        if isinstance(exc, OSError):
+            raise type(exc)(
+                exc.errno, f"could not save the model to {path!r} ({exc.strerror}); "
+                "any previous file there is unchanged"
+            ) from exc
+        raise
+    _fsync_folder(folder)
+
+
+def _model_arrays(model: CharRNN) -> dict[str, np.ndarray]:
+    state = model._get_state()
+    arrays = {name: np.ascontiguousarray(model.params[name]) for name in PARAM_NAMES}
+    for name in PARAM_NAMES:
+        arrays["m" + name] = np.ascontiguousarray(model.memory[name])
+    arrays["hidden"] = np.ascontiguousarray(state["hidden"])
+    arrays["pointers"] = np.array(state["pointers"], dtype=np.int64)
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "crnn_version": __version__,
+        "vocab": list(model.vocab.chars),
+        "hyperparameters": {
+            "hidden_size": model.hidden_size,
+            "seq_length": model.seq_length,
+            "learning_rate": model.learning_rate,
+            "batch_size": model.batch_size,
+        },
+        "dtype": model.dtype.name,
+        "training": {
+            "iteration": state["iteration"],
+            "smooth_loss": state["smooth_loss"],
+            "rng_state": state["rng_state"],
+        },
+    }
+    # ensure_ascii keeps any character (even a lone surrogate) representable.
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("ascii"), dtype=np.uint8)
+    return arrays
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename durable (POSIX); harmless where unsupported."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------------
+# Loading
+
+
+def load(path: Any) -> CharRNN:
+    """Read a model written by :func:`save` (or ``CharRNN.save``).
+
+    Raises ModelFormatError (a ValueError) for anything wrong with the
+    contents, OSError for problems with the path itself.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        try:
+            return _read_model(f)
+        except ModelFormatError as exc:
+            raise ModelFormatError(f"{path}: {exc}") from None
+        except Exception as exc:  # zip, zlib, EOF, numpy header, ... errors
+            raise ModelFormatError(
+                f"{path} is damaged or not a crnn model file ({type(exc).__name__}: {exc})"
+            ) from exc
+
+
+def _read_model(f: BinaryIO) -> CharRNN:
+    file_size = os.fstat(f.fileno()).st_size
+    try:
+        archive = zipfile.ZipFile(f)
+    except zipfile.BadZipFile:
+        raise ModelFormatError("not a crnn model file (not an .npz/zip archive)") from None
+    with archive:
+        members = _check_members(archive, file_size)
+        meta = _parse_meta(_read_member_bytes(archive, members["meta.npy"]))
+        vocab = _vocab_from_meta(meta)
+        shapes = _expected_shapes(meta)
+        arrays = {
+            name: _read_array(archive, members[name + ".npy"], name, shape, kind, meta)
+            for name, (shape, kind) in shapes.items()
+        }
+    _check_values(arrays)
+    return _build_model(vocab, meta, arrays)
+
+
+def _check_members(archive: zipfile.ZipFile, file_size: int) -> dict[str, zipfile.ZipInfo]:
+    infos = archive.infolist()
+    names = [info.filename for info in infos]
+    if "meta.npy" not in names:
+        raise ModelFormatError("not a crnn model file (no 'meta' entry)")
+    if len(set(names)) != len(names):
+        raise ModelFormatError("the archive lists an entry twice")
+    unexpected = sorted(set(names) - MEMBER_NAMES)
+    if unexpected:
+        raise ModelFormatError(f"unexpected entries {unexpected}")
+    missing = sorted(name[:-4] for name in MEMBER_NAMES - set(names))
+    if missing:
+        raise ModelFormatError(f"missing array(s) {missing}")
+    declared = sum(info.file_size for info in infos)
+    if declared > MIN_BUDGET + MAX_EXPANSION * file_size:
+        raise ModelFormatError(
+            f"entries claim {declared} bytes uncompressed from a {file_size}-byte file; "
+            "refusing to expand it (a zip bomb or a damaged file)"
+        )
+    return {info.filename: info for info in infos}
+
+
+def _read_member_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The payload of the uint8 vector stored in ``info`` (the metadata)."""
+    if info.file_size > MAX_META_BYTES:
+        raise ModelFormatError("the metadata entry is too large")
+    with archive.open(info) as member:
+        shape, fortran, dtype = _read_npy_header(member, "meta")
+        if dtype != np.uint8 or len(shape) != 1:
+            raise ModelFormatError("the metadata entry is not a byte vector")
+        return _read_exact(member, info, shape[0], "meta")
+
+
+def _read_npy_header(member: BinaryIO, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    version = npy_format.read_magic(member)
+    if version == (1, 0):
+        shape, fortran, dtype = npy_format.read_array_header_1_0(member, max_header_size=MAX_NPY_HEADER)
+    elif version == (2, 0):
+        shape, fortran, dtype = npy_format.read_array_header_2_0(member, max_header_size=MAX_NPY_HEADER)
+    else:
+        raise ModelFormatError(f"array {name!r} uses an unsupported .npy version {version}")
+    if dtype.hasobject or dtype.names is not None or dtype.subdtype is not None:
+        raise ModelFormatError(f"array {name!r} has a disallowed dtype {dtype} (object or structured)")
+    return shape, fortran, dtype
+
+
+def _read_exact(member: Any, info: zipfile.ZipInfo, nbytes: int, name: str) -> bytes:
+    """Read the ``nbytes`` of data after the header, after checking the declared size."""
+    if info.file_size != member.tell() + nbytes:
+        raise ModelFormatError(f"array {name!r}: entry size does not match its header")
+    data = member.read(nbytes)
+    if len(data) != nbytes or member.read(1):  # the last read also verifies the CRC
+        raise ModelFormatError(f"array {name!r} is truncated")
+    return data
+
+
+def _parse_meta(raw: bytes) -> dict:
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ModelFormatError("the metadata is not valid JSON") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise ModelFormatError(f"not a crnn model file (format is not {FORMAT_NAME!r})")
+    version = meta.get("format_version")
+    if not _is_int(version) or version < 1:
+        raise ModelFormatError(f"invalid format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFormatError(
+            f"written by crnn {meta.get('crnn_version', '?')} in format version {version}; "
+            f"this crnn ({__version__}) reads format version {FORMAT_VERSION} only: "
+            "upgrade crnn (pip install --upgrade crnn)"
+        )
+    vocab = meta.get("vocab")
+    if not isinstance(vocab, list) or not 1 <= len(vocab) <= LIMITS["vocab"]:
+        raise ModelFormatError("the vocabulary must be a non-empty list of characters")
+    hyper = _section(meta, "hyperparameters")
+    for key in ("hidden_size", "seq_length", "batch_size"):
+        if not _is_int(hyper.get(key)) or not 1 <= hyper[key] <= LIMITS[key]:
+            raise ModelFormatError(f"invalid {key} {hyper.get(key)!r}")
+    rate = hyper.get("learning_rate")
+    if not _is_float(rate) or rate <= 0:
+        raise ModelFormatError(f"invalid learning_rate {rate!r}")
+    if meta.get("dtype") not in DTYPES:
+        raise ModelFormatError(f"invalid dtype {meta.get('dtype')!r}")
+    training = _section(meta, "training")
+    if not _is_int(training.get("iteration")) or not 0 <= training["iteration"] < LIMITS["iteration"]:
+        raise ModelFormatError(f"invalid iteration {training.get('iteration')!r}")
+    if not _is_float(training.get("smooth_loss")):
+        raise ModelFormatError(f"invalid smooth_loss {training.get('smooth_loss')!r}")
+    if not isinstance(training.get("rng_state"), dict):
+        raise ModelFormatError("missing random generator state")
+    return meta
+
+
+def _section(meta: dict, key: str) -> dict:
+    section = meta.get(key)
+    if not isinstance(section, dict):
+        raise ModelFormatError(f"the metadata lacks its {key!r} section")
+    return section
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_float(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _expected_shapes(meta: dict) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Shape and dtype kind ('f' = the model's float dtype, 'i' = integer) of each array."""
+    hyper = meta["hyperparameters"]
+    H, V, B = hyper["hidden_size"], len(meta["vocab"]), hyper["batch_size"]
+    weights = {"Wxh": (H, V), "Whh": (H, H), "Why": (V, H), "bh": (H,), "by": (V,)}
+    shapes = {}
+    for name, shape in weights.items():
+        shapes[name] = (shape, "f")
+        shapes["m" + name] = (shape, "f")
+    shapes["hidden"] = ((B, H), "f")
+    shapes["pointers"] = ((B,), "i")
+    return shapes
+
+
+def _read_array(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, shape: tuple, kind: str, meta: dict
+) -> np.ndarray:
+    want = np.dtype(meta["dtype"]) if kind == "f" else np.dtype(np.int64)
+    nbytes = math.prod(shape) * want.itemsize
+    # Refuse before decompressing anything that cannot be this array.
+    if info.file_size > nbytes + MAX_NPY_HEADER + 64:
+        raise ModelFormatError(f"array {name!r} is larger than its shape {shape} allows")
+    with archive.open(info) as member:
+        got_shape, fortran, dtype = _read_npy_header(member, name)
+        if tuple(got_shape) != shape:
+            raise ModelFormatError(
+                f"array {name!r} has shape {tuple(got_shape)}, expected {shape} "
+                "from the vocabulary and hyperparameters"
+            )
+        if kind == "f" and (dtype.kind != "f" or dtype.itemsize != want.itemsize):
+            raise ModelFormatError(f"array {name!r} has dtype {dtype}, expected {want}")
+        if kind == "i" and (dtype.kind not in "iu" or dtype.itemsize > 8):
+            raise ModelFormatError(f"array {name!r} has dtype {dtype}, expected integers")
+        data = _read_exact(member, info, math.prod(shape) * dtype.itemsize, name)
+    flat = np.frombuffer(data, dtype=dtype)
+    array = flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
+    if kind == "i" and dtype.kind == "u" and dtype.itemsize == 8 and flat.size and flat.max() > LIMITS["pointer"]:
+        raise ModelFormatError(f"array {name!r} has out-of-range values")
+    return np.ascontiguousarray(array, dtype=want)
+
+
+def _check_values(arrays: dict[str, np.ndarray]) -> None:
+    for name, array in arrays.items():
+        if name == "pointers":
+            if array.size and not (0 <= array.min() and array.max() <= LIMITS["pointer"]):
+                raise ModelFormatError("the data pointers are out of range")
+        elif not np.isfinite(array).all():
+            raise ModelFormatError(f"array {name!r} contains NaN or infinite values")
+    if any((arrays[name] < 0).any() for name in MEMORY_NAMES):
+        raise ModelFormatError("the Adagrad memory has negative values")
+    if (np.abs(arrays["hidden"]) > 1).any():
+        raise ModelFormatError("the hidden states are outside [-1, 1] (tanh outputs)")
+
+
+def _vocab_from_meta(meta: dict) -> Vocab:
+    try:
+        return Vocab(meta["vocab"])
+    except ValueError as exc:
+        raise ModelFormatError(f"invalid vocabulary: {exc}") from None
+
+
+def _build_model(vocab: Vocab, meta: dict, arrays: dict[str, np.ndarray]) -> CharRNN:
+    hyper = meta["hyperparameters"]
+    model = CharRNN(
+        vocab,
+        hidden_size=hyper["hidden_size"],
+        seq_length=hyper["seq_length"],
+        learning_rate=hyper["learning_rate"],
+        batch_size=hyper["batch_size"],
+        dtype=meta["dtype"],
+        seed=0,
+    )
+    for name in PARAM_NAMES:
+        model.params[name][...] = arrays[name]
+        model.memory[name][...] = arrays["m" + name]
+    training = meta["training"]
+    try:
+        model._set_state(
+            iteration=training["iteration"],
+            smooth_loss=training["smooth_loss"],
+            pointers=arrays["pointers"].tolist(),
+            hidden=arrays["hidden"],
+            rng_state=training["rng_state"],
+        )
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise ModelFormatError(f"invalid random generator state ({exc})") from None
+    return model
