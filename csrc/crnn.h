@@ -32,6 +32,15 @@
 extern "C" {
 #endif
 
+/* Instruction-set variants, chosen once at load time: the best this CPU
+ * supports, capped by the environment variable CRNN_ISA (baseline, avx2,
+ * avx512).  crnn_set_isa caps it again (never above what the CPU supports)
+ * and returns the variant now active; call it only while no kernel runs. */
+enum { CRNN_ISA_BASELINE = 0, CRNN_ISA_AVX2 = 1, CRNN_ISA_AVX512 = 2 };
+int crnn_get_isa(void);
+int crnn_set_isa(int isa);
+const char *crnn_isa_name(int isa);
+
 /* Offsets (in elements) of each parameter inside the flat buffer. */
 typedef struct {
     size_t wxh_t, whh, why, bh, by, total;

@@ -1,10 +1,6 @@
-/* The float instantiation of the kernel templates. */
-#include <math.h>
-#include <string.h>
-
-#include "crnn.h"
+/* The float kernels: every instruction-set variant plus the public entry points. */
+#include "internal.h"
 
 #define REAL float
 #define SUFFIX _f32
-#include "ops_impl.h"
-#include "kernels_impl.h"
+#include "variants.h"

@@ -1,10 +1,6 @@
-/* The double instantiation of the kernel templates. */
-#include <math.h>
-#include <string.h>
-
-#include "crnn.h"
+/* The double kernels: every instruction-set variant plus the public entry points. */
+#include "internal.h"
 
 #define REAL double
 #define SUFFIX _f64
-#include "ops_impl.h"
-#include "kernels_impl.h"
+#include "variants.h"

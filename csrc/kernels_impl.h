@@ -1,10 +1,12 @@
 /*
  * kernels_impl.h - the kernels, written once for one float type.
  *
- * Included by kernels_f64.c and kernels_f32.c after defining
+ * Included by variants.h once per instruction set, after defining
  *   REAL    the float type (double or float)
- *   SUFFIX  the name suffix (_f64 or _f32)
- * See crnn.h for what each public function computes.
+ *   SUFFIX  the type's name suffix (_f64 or _f32)
+ *   ISA     the instruction set's name suffix (_baseline, _avx2, _avx512)
+ * so every function here is static and named name##SUFFIX##ISA; api_impl.h
+ * defines the public entry points.  See crnn.h for what each computes.
  *
  * Memory plan: only the recurrent products (Whh h, Whh^T dh) run per time
  * step; everything else (logits, dWhy, dWhh, Why^T dy) is one matrix-matrix
@@ -12,9 +14,9 @@
  * (crnn_gemm.h), whose inner loops run along contiguous rows.
  */
 
-#define CRNN_CAT_(a, b) a##b
-#define CRNN_CAT(a, b) CRNN_CAT_(a, b)
-#define FN(name) CRNN_CAT(name, SUFFIX)
+#define CRNN_CAT_(a, b, c) a##b##c
+#define CRNN_CAT(a, b, c) CRNN_CAT_(a, b, c)
+#define FN(name) CRNN_CAT(name, SUFFIX, ISA)
 
 /* Pieces of a training workspace (see crnn_train_workspace). */
 typedef struct {
@@ -108,7 +110,7 @@ static void FN(recur_step)(REAL *restrict hcur, const REAL *restrict hprev,
     FN(crnn_vtanh)(hcur, (size_t)B * H);
 }
 
-double FN(crnn_forward)(REAL *work, REAL *h_last, const REAL *params,
+static double FN(crnn_forward)(REAL *work, REAL *h_last, const REAL *params,
                         const int32_t *inputs, const int32_t *targets,
                         const REAL *h0, int B, int T, int H, int V,
                         int n_threads)
@@ -159,7 +161,7 @@ static void FN(output_grad)(REAL *restrict dy, const REAL *restrict probs,
     }
 }
 
-void FN(crnn_backward)(REAL *grads, REAL *dh0, REAL *work,
+static void FN(crnn_backward)(REAL *grads, REAL *dh0, REAL *work,
                        const REAL *params, const int32_t *inputs,
                        const int32_t *targets, int B, int T, int H, int V,
                        int n_threads)
@@ -201,7 +203,7 @@ void FN(crnn_backward)(REAL *grads, REAL *dh0, REAL *work,
         memcpy(dh0, w.dhnext, bh_n * sizeof(REAL));
 }
 
-void FN(crnn_clip)(REAL *g, REAL limit, size_t n)
+static void FN(crnn_clip)(REAL *g, REAL limit, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const REAL x = g[i];
@@ -209,7 +211,7 @@ void FN(crnn_clip)(REAL *g, REAL limit, size_t n)
     }
 }
 
-void FN(crnn_adagrad)(REAL *restrict p, REAL *restrict mem,
+static void FN(crnn_adagrad)(REAL *restrict p, REAL *restrict mem,
                       const REAL *restrict g, REAL lr, REAL eps, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -218,7 +220,7 @@ void FN(crnn_adagrad)(REAL *restrict p, REAL *restrict mem,
     }
 }
 
-double FN(crnn_train_step)(REAL *params, REAL *mem, REAL *grads, REAL *work,
+static double FN(crnn_train_step)(REAL *params, REAL *mem, REAL *grads, REAL *work,
                            REAL *h, const int32_t *inputs,
                            const int32_t *targets, REAL lr, REAL clip,
                            REAL eps, int B, int T, int H, int V,
@@ -283,7 +285,7 @@ static int FN(draw)(REAL *y, double u, double temperature, int V)
     return last_possible; /* u*total rounded up past the sum */
 }
 
-void FN(crnn_sample)(int32_t *out, REAL *h, REAL *work, const REAL *params,
+static void FN(crnn_sample)(int32_t *out, REAL *h, REAL *work, const REAL *params,
                      int32_t x0, const double *uniforms, double temperature,
                      int n, int H, int V)
 {

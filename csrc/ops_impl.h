@@ -1,6 +1,7 @@
 /*
  * ops_impl.h - the primitives the kernels spend their time in, written once
- * for one float type (REAL, SUFFIX: see kernels_impl.h):
+ * for one float type and instruction set (REAL, SUFFIX, ISA and
+ * CRNN_VECTOR_BYTES, the target's vector width: see variants.h):
  *
  *   crnn_gemm_nn    C (M,N) += A (M,K) B (K,N)
  *   crnn_gemm_tn    C (M,N) += A^T B,  A (K,M), B (K,N)
@@ -11,9 +12,9 @@
  * without reordering any sum (no -ffast-math needed).
  */
 
-#define OPS_CAT_(a, b) a##b
-#define OPS_CAT(a, b) OPS_CAT_(a, b)
-#define OP(name) OPS_CAT(name, SUFFIX)
+#define OPS_CAT_(a, b, c) a##b##c
+#define OPS_CAT(a, b, c) OPS_CAT_(a, b, c)
+#define OP(name) OPS_CAT(name, SUFFIX, ISA)
 
 static void OP(crnn_gemm_nn)(REAL *restrict C, const REAL *restrict A,
                              const REAL *restrict Bm, int M, int N, int K)

@@ -83,3 +83,6 @@ def sample(
     uniforms: npt.NDArray[np.float64],  # IN (n,) in [0, 1): one per sampled id
     temperature: float,  # >= 0; 0 picks the most likely id (the first on ties)
 ) -> None: ...
+
+def cpu_path() -> str: ...  # 'baseline', 'avx2' or 'avx512': the kernel variant in use
+def set_cpu_path(name: str) -> str: ...  # cap the variant (testing); returns the one in use

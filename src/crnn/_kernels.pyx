@@ -21,6 +21,9 @@ cdef extern from "crnn.h" nogil:
     ctypedef struct crnn_layout:
         size_t wxh_t, whh, why, bh, by, total
 
+    int crnn_get_isa() noexcept
+    int crnn_set_isa(int isa) noexcept
+    const char *crnn_isa_name(int isa) noexcept
     crnn_layout crnn_param_layout(int H, int V) noexcept
     size_t crnn_forward_workspace(int B, int T, int H, int V) noexcept
     size_t crnn_train_workspace(int B, int T, int H, int V) noexcept
@@ -75,6 +78,28 @@ ctypedef fused real:
 # Sizes are C ints; products of them are checked in Python integers.
 cdef long long INT_MAX = 2147483647
 PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
+
+
+# ---------------------------------------------------------------- CPU paths
+
+_ISA_NAMES = ("baseline", "avx2", "avx512")
+
+
+def cpu_path():
+    """Name of the kernel variant in use: 'baseline', 'avx2' or 'avx512'."""
+    return crnn_isa_name(crnn_get_isa()).decode()
+
+
+def set_cpu_path(name):
+    """Cap the kernel variant (for testing each path); returns the one in use.
+
+    Never selects more than the CPU supports.  Not for use while other
+    threads run kernels.  The environment variable CRNN_ISA does the same at
+    import time.
+    """
+    if name not in _ISA_NAMES:
+        raise ValueError(f"unknown CPU path {name!r}; choose one of {_ISA_NAMES}")
+    return crnn_isa_name(crnn_set_isa(_ISA_NAMES.index(name))).decode()
 
 
 # ---------------------------------------------------------------- sizes

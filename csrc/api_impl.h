@@ -1,0 +1,75 @@
+/*
+ * api_impl.h - the public entry points for one float type: each forwards to
+ * the instruction-set variant chosen by crnn_get_isa() (dispatch.c).
+ * Included by kernels_f64.c / kernels_f32.c after the variants.
+ */
+
+#define API_CAT_(a, b, c) a##b##c
+#define API_CAT(a, b, c) API_CAT_(a, b, c)
+#define VARIANT(name, isa) API_CAT(name, SUFFIX, isa)
+#define PUBLIC(name) API_CAT(name, SUFFIX, )
+
+#if CRNN_MULTI_ISA
+#define DISPATCH(name, args)                                                 \
+    switch (crnn_get_isa()) {                                                \
+    case CRNN_ISA_AVX512: return VARIANT(name, _avx512) args;                \
+    case CRNN_ISA_AVX2: return VARIANT(name, _avx2) args;                    \
+    default: return VARIANT(name, _baseline) args;                           \
+    }
+#else
+#define DISPATCH(name, args) return VARIANT(name, _baseline) args;
+#endif
+
+double PUBLIC(crnn_forward)(REAL *work, REAL *h_last, const REAL *params,
+                            const int32_t *inputs, const int32_t *targets,
+                            const REAL *h0, int B, int T, int H, int V,
+                            int n_threads)
+{
+    DISPATCH(crnn_forward, (work, h_last, params, inputs, targets, h0, B, T,
+                            H, V, n_threads))
+}
+
+void PUBLIC(crnn_backward)(REAL *grads, REAL *dh0, REAL *work,
+                           const REAL *params, const int32_t *inputs,
+                           const int32_t *targets, int B, int T, int H, int V,
+                           int n_threads)
+{
+    DISPATCH(crnn_backward, (grads, dh0, work, params, inputs, targets, B, T,
+                             H, V, n_threads))
+}
+
+void PUBLIC(crnn_clip)(REAL *g, REAL limit, size_t n)
+{
+    DISPATCH(crnn_clip, (g, limit, n))
+}
+
+void PUBLIC(crnn_adagrad)(REAL *p, REAL *mem, const REAL *g, REAL lr,
+                          REAL eps, size_t n)
+{
+    DISPATCH(crnn_adagrad, (p, mem, g, lr, eps, n))
+}
+
+double PUBLIC(crnn_train_step)(REAL *params, REAL *mem, REAL *grads,
+                               REAL *work, REAL *h, const int32_t *inputs,
+                               const int32_t *targets, REAL lr, REAL clip,
+                               REAL eps, int B, int T, int H, int V,
+                               int n_threads)
+{
+    DISPATCH(crnn_train_step, (params, mem, grads, work, h, inputs, targets,
+                               lr, clip, eps, B, T, H, V, n_threads))
+}
+
+void PUBLIC(crnn_sample)(int32_t *out, REAL *h, REAL *work,
+                         const REAL *params, int32_t x0,
+                         const double *uniforms, double temperature, int n,
+                         int H, int V)
+{
+    DISPATCH(crnn_sample, (out, h, work, params, x0, uniforms, temperature, n,
+                           H, V))
+}
+
+#undef DISPATCH
+#undef PUBLIC
+#undef VARIANT
+#undef API_CAT
+#undef API_CAT_
