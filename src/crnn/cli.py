@@ -260,10 +260,11 @@ def _can_create_file_in(folder: str) -> bool:
               help="Streams trained at once, each on its own segment of the text.")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64",
               help="Floating-point type of the model.")
-@click.option("--seed", type=int, default=None, help="Seed for the initial weights [default: random].")
+@click.option("--seed", type=int, default=None, show_default="random",
+              help="Seed for the initial weights.")
 @click.option("--iterations", type=click.IntRange(min=1), default=None,
-              help=f"Train until the model has done this many iterations in total "
-              f"[default: {DEFAULT_ITERATIONS:,} unless --epochs or --time-limit is given].")
+              show_default=f"{DEFAULT_ITERATIONS} without --epochs and --time-limit",
+              help="Train until the model has done this many iterations in total.")
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Train until the model has seen the training text this many times in total.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -382,8 +383,8 @@ def _new_model(opts: TrainOptions, text: str) -> CharRNN:
     )
 
 
-# Options that describe the model itself: with --resume they come from MODEL.
-MODEL_OPTIONS = ("hidden_size", "seq_length", "learning_rate", "batch_size", "dtype")
+# Options that fix the model's shape: with --resume they come from MODEL.
+SHAPE_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype")
 
 
 def _resumed_model(ctx: click.Context, opts: TrainOptions, text: str) -> CharRNN:
@@ -393,16 +394,28 @@ def _resumed_model(ctx: click.Context, opts: TrainOptions, text: str) -> CharRNN
         fail(f"cannot --resume: the text has {len(unknown)} character(s) that '{opts.output}' "
              f"does not know: {describe_chars(unknown)}; remove them from the text, or train "
              "a new model with --force instead of --resume")
+    _check_shape_options(ctx, opts, model)
+    if _given(ctx, "learning_rate") and opts.learning_rate != model.learning_rate:
+        click.echo(f"Continuing with --learning-rate {opts.learning_rate:g} "
+                   f"(the model was trained with {model.learning_rate:g}).", err=True)
+        model.learning_rate = opts.learning_rate
+    return model
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    """Whether option ``name`` was set on the command line (not left at its default)."""
+    return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+
+def _check_shape_options(ctx: click.Context, opts: TrainOptions, model: CharRNN) -> None:
     clashes = [
         f"--{name.replace('_', '-')} {getattr(opts, name)} (the model has {_model_value(model, name)})"
-        for name in MODEL_OPTIONS
-        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
-        and str(getattr(opts, name)) != _model_value(model, name)
+        for name in SHAPE_OPTIONS
+        if _given(ctx, name) and str(getattr(opts, name)) != _model_value(model, name)
     ]
     if clashes:
         fail(f"--resume continues '{opts.output}' with its own settings, but "
              f"{', '.join(clashes)}; leave these options out when resuming")
-    return model
 
 
 def _model_value(model: CharRNN, name: str) -> str:
@@ -594,16 +607,19 @@ class Progress:
     """Progress on standard error: click's progress bar on a terminal,
     plain lines every LINE_SECONDS otherwise."""
 
-    def __init__(self, plan: Plan, model: CharRNN) -> None:
+    def __init__(self, plan: Plan, model: CharRNN, stream: Any = None) -> None:
         self.plan, self.model = plan, model
         self.start_iteration = model.iteration
         self.started = time.monotonic()
         self.last_shown = -math.inf
-        self.stream = click.get_text_stream("stderr")
+        self.stream = stream if stream is not None else click.get_text_stream("stderr")
         self.bar: Any = None
         self.bar_position = 0
         self.info: Optional[dict] = None
         self.printed_iteration: Optional[int] = None
+        self.chars_per_iteration = model.seq_length * model.batch_size
+        self.rate_mark = (self.started, self.start_iteration)
+        self.rate: Optional[float] = None
 
     def __enter__(self) -> "Progress":
         if self.stream.isatty():
@@ -634,7 +650,7 @@ class Progress:
     def _status(self) -> str:
         info = self.info
         return (f"it {info['iteration']:,}  loss {info['smooth_loss'] / self.model.seq_length:.3f}"
-                f"  {_si(info['chars_per_sec'])} chars/s")
+                f"  {_si(self._chars_per_sec())} chars/s")
 
     def update(self, info: dict) -> None:
         self.info = info
@@ -658,7 +674,18 @@ class Progress:
         self.printed_iteration = info["iteration"]
         click.echo(f"iteration {info['iteration']:,}{total}  loss "
                    f"{info['smooth_loss'] / self.model.seq_length:.4f} nats/char  "
-                   f"{_si(info['chars_per_sec'])} chars/s{eta}", err=True)
+                   f"{_si(self._chars_per_sec())} chars/s{eta}", file=self.stream)
+
+    def _chars_per_sec(self) -> float:
+        """Training speed, measured over at least a second once running."""
+        now, iteration = time.monotonic(), self.model.iteration
+        then, before = self.rate_mark
+        if self.rate is None:  # first call: the model's measure of one iteration
+            self.rate = self.info["chars_per_sec"]
+        elif now - then >= 1.0:
+            self.rate = (iteration - before) * self.chars_per_iteration / max(now - then, 1e-9)
+            self.rate_mark = (now, iteration)
+        return self.rate
 
     def _seconds_left(self) -> Optional[float]:
         lefts = []
@@ -677,7 +704,7 @@ class Progress:
             self.stream.write("\r" + " " * (width - 1) + "\r")
             self.stream.flush()
             self.last_shown = -math.inf  # redraw the bar at the next update
-        click.echo(message, err=True)
+        click.echo(message, file=self.stream)
 
 
 def _si(value: float) -> str:
@@ -754,7 +781,8 @@ def open_log(path: Optional[str]) -> Iterator[CsvLog]:
 @click.option("--prime", default="", help="Text to start from: fed to the network first.")
 @click.option("--temperature", type=click.FloatRange(min=0), default=1.0,
               help="Below 1: safer, more repetitive text; above 1: wilder; 0: always the most likely character.")
-@click.option("--seed", type=int, default=None, help="Seed for reproducible samples [default: random].")
+@click.option("--seed", type=int, default=None, show_default="random",
+              help="Seed for reproducible samples.")
 @click.option("--echo-prime/--no-echo-prime", default=True,
               help="Print the prime text before the generated text.")
 def sample(model_path: str, length: int, prime: str, temperature: float,
