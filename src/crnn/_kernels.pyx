@@ -226,8 +226,10 @@ cdef int _vocab_size(Py_ssize_t n_params, int H) except -1:
     """V from the flat buffer's length: n = H*H + H + V*(2H + 1)."""
     cdef long long rest = <long long>n_params - <long long>H * H - H
     if rest <= 0 or rest % (2 * H + 1) != 0:
-        raise ValueError(f"params has {n_params} elements, which is not "
-                         f"param_count(H={H}, V) for any V")
+        raise ValueError(f"shape mismatch: params has {n_params} elements, which "
+                         f"is not param_count(H={H}, V) for any V; H comes from "
+                         f"the hidden state's shape, so check that it is (B, H) "
+                         f"for the H the params were made with")
     return _size("vocab_size", rest // (2 * H + 1))
 
 
