@@ -5,6 +5,7 @@ CliRunner tests call ``crnn.cli.cli`` in-process; anything but a clean exit
 Models are tiny (hidden 8) and runs short, so the whole file takes seconds.
 """
 
+import errno
 import io
 import json
 import math
@@ -393,6 +394,33 @@ def test_output_folder_not_writable(runner, text_file, tmp_path):
         expect_error(run(runner, "train", text_file, "-o", folder / "m.npz"), "cannot write")
     finally:
         folder.chmod(0o700)
+
+
+def test_output_folder_refuses_files(runner, text_file, monkeypatch):
+    """Whatever the user's rights, a folder that refuses new files is caught before training."""
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cli_module.tempfile, "mkstemp", refuse)
+    expect_error(run(runner, "train", text_file, "-o", "m.npz"), "cannot write to the folder")
+
+
+def test_failed_checkpoint_keeps_the_previous_one(runner, text_file, tmp_path, monkeypatch):
+    real_savez, calls = np.savez, []
+
+    def disk_full_on_second_save(file, **arrays):
+        calls.append(1)
+        if len(calls) == 2:
+            file.write(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_savez(file, **arrays)
+
+    monkeypatch.setattr(np, "savez", disk_full_on_second_save)
+    result = run(runner, "train", text_file, "-o", "m.npz", "--iterations", 30,
+                 "--checkpoint-every", 10, *TINY)
+    expect_error(result, "No space left on device", "m.npz", alone=False)
+    assert crnn.load(tmp_path / "m.npz").iteration == 10
+    assert sorted(os.listdir(tmp_path)) == ["m.npz", "small.txt"]  # no temporary file left
 
 
 def test_existing_model_is_not_replaced_by_accident(runner, text_file, model_file):
