@@ -478,10 +478,10 @@ class NumpySampler:
         Wxh, Whh, Why, bh, by = weights
         self.H, self.V = Wxh.shape
         dt = Wxh.dtype
-        self.WxhT = np.ascontiguousarray(Wxh.T)
+        # row c of WxhT_bh is Wxh[:, c] + bh: the input term and the bias in one gather
+        self.WxhT_bh = np.ascontiguousarray(Wxh.T + bh.reshape(1, -1))
         self.Whh = np.ascontiguousarray(Whh)
         self.Why = np.ascontiguousarray(Why)
-        self.bh = np.ascontiguousarray(bh.reshape(-1))
         self.by = np.ascontiguousarray(by.reshape(-1))
         self.h = np.zeros(self.H, dt)
         self.y = np.zeros(self.V, dt)
@@ -495,12 +495,11 @@ class NumpySampler:
         a = np.empty_like(h)
         ix = seed_ix
         inv_t = 1.0 / temperature
-        Whh, Why, WxhT, bh, by = self.Whh, self.Why, self.WxhT, self.bh, self.by
+        Whh, Why, WxhT_bh, by = self.Whh, self.Why, self.WxhT_bh, self.by
         last = self.V - 1
         for i in range(n):
             np.dot(Whh, h, out=a)
-            a += WxhT[ix]
-            a += bh
+            a += WxhT_bh[ix]
             np.tanh(a, out=h)
             np.dot(Why, h, out=y)
             y += by
