@@ -190,3 +190,4 @@ def test_sampling_matches_the_reference(prime, temperature):
     n = 300  # more than one sampling block
     got = model.sample(n, prime=prime, temperature=temperature, seed=9)
     assert got == reference_sample(model, n, prime, temperature, seed=9)
+
