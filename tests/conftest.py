@@ -43,3 +43,31 @@ def make_params():
         return flat
 
     return make
+
+
+ISA_PATHS = ("baseline", "avx2", "avx512")
+
+
+@pytest.fixture(params=ISA_PATHS)
+def isa(request):
+    """Run the test on each instruction-set path of the kernels this CPU has.
+
+    Uses ``crnn._kernels.set_cpu_path`` (it never selects more than the CPU
+    supports: a path it cannot select is skipped) and restores the path that
+    was active before.
+    """
+    from crnn import _kernels
+
+    if not hasattr(_kernels, "set_cpu_path"):
+        if request.param != "baseline":
+            pytest.skip("this build has a single kernel path")
+        yield request.param
+        return
+    before = _kernels.cpu_path()
+    try:
+        got = _kernels.set_cpu_path(request.param)
+        if got != request.param:
+            pytest.skip(f"CPU path {request.param} not available here (got {got})")
+        yield got
+    finally:
+        _kernels.set_cpu_path(before)
