@@ -53,6 +53,7 @@ if str(HERE) not in sys.path:
 import baselines as bl  # noqa: E402
 
 LR = 0.1
+SETTLE_S = 0.3  # pause after a multi-threaded row (see measure())
 
 
 def log(msg: str) -> None:
@@ -472,17 +473,24 @@ def measure(cases: list[Case], repeats: int, target_s: float) -> list[Case]:
             log(f"    skipped: {c.error}")
             if os.environ.get("CRNN_BENCH_DEBUG"):
                 traceback.print_exc()
+    previous_threads = 1
     for r in range(repeats):
         log(f"  round {r + 1}/{repeats}")
         for c in live:
             if c.error:
                 continue
+            if previous_threads > 1:
+                # OpenBLAS and OpenMP workers busy-wait for a while after a
+                # parallel call; on 2 cores they would steal a core from the
+                # next row (measured: -35% for a 1-thread row).  Let them sleep.
+                time.sleep(SETTLE_S)
             try:
                 chars, dt = _timed(c.runner, c.units)
                 c.rates.append(chars / dt)
             except Exception as exc:
                 c.error = f"{type(exc).__name__}: {exc}"
                 log(f"    {c.impl} failed: {c.error}")
+            previous_threads = c.meta.get("threads", 1)
     for c in cases:  # free the models, keep what the report needs
         c.unit_kind = getattr(c.runner, "unit", None)
         c.runner = None
