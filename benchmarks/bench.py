@@ -752,8 +752,8 @@ def print_memory(rows: list[dict]) -> None:
             print(f"{name:<52} {'-':>11} {'-':>7} {'-':>19}  {'-':>13}  {r['error'][:60]}")
             continue
         ph = r["phases"]
-        # the phase in which the peak was first reached
-        where = next(k for k, v in ph.items() if v >= r["peak_rss"])
+        # the first phase that brought ru_maxrss within 2% of the final peak
+        where = next(k for k, v in ph.items() if v >= 0.98 * r["peak_rss"])
         print(f"{name:<52} {r['peak_rss'] / 1e6:>11.0f} {r['peak_over_text']:>7.2f} "
               f"{r['peak_above_start_over_text']:>19.2f}  {fmt_rate(r['chars_per_s']):>13}  {where}")
 
