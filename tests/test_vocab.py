@@ -189,3 +189,56 @@ def test_read_text_refuses_binary_and_empty_files(tmp_path):
 def test_other_encodings_are_not_mistaken_for_binary():
     raw = "héllo".encode("utf-16")
     assert data.decode_text(raw, encoding="utf-16") == "héllo"
+
+
+# ----------------------------------------------------------------------
+# Streaming large files
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 5, 1 << 20])
+def test_iter_text_never_splits_characters(tmp_path, chunk_bytes):
+    path = tmp_path / "t.txt"
+    path.write_bytes((MIXED * 3).encode("utf-8"))
+    pieces = list(data.iter_text(path, chunk_bytes=chunk_bytes))
+    assert "".join(pieces) == MIXED * 3
+    assert all(pieces)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 4, 7, 1 << 20])
+def test_iter_text_reports_file_offsets(tmp_path, chunk_bytes):
+    path = tmp_path / "bad.txt"
+    path.write_bytes("😀😀😀".encode("utf-8") + b"\xc3(" + b"tail")  # bad byte at offset 12
+    with pytest.raises(crnn.CorpusError, match="byte offset 12"):
+        list(data.iter_text(path, chunk_bytes=chunk_bytes))
+    binary = tmp_path / "bin"
+    binary.write_bytes(b"abcdefgh\x00")
+    with pytest.raises(crnn.CorpusError, match="offset 8"):
+        list(data.iter_text(binary, chunk_bytes=chunk_bytes))
+
+
+def test_iter_text_empty_file(tmp_path):
+    (tmp_path / "e").write_bytes(b"")
+    with pytest.raises(crnn.CorpusError, match="empty"):
+        list(data.iter_text(tmp_path / "e"))
+
+
+def test_vocab_and_ids_from_a_file_match_the_in_memory_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "CHUNK_BYTES", 7)  # many pieces
+    text = MIXED * 5
+    path = tmp_path / "t.txt"
+    path.write_bytes(text.encode("utf-8"))
+    vocab = data.vocab_from_file(path)
+    assert vocab == crnn.Vocab.from_text(text)
+    ids = data.encode_file(path, vocab, tmp_path / "ids.bin")
+    assert isinstance(ids, np.memmap) and not ids.flags.writeable
+    assert np.array_equal(ids, data.encode_corpus(text, vocab))
+    assert ids.dtype == np.uint8
+    assert sorted(os.listdir(tmp_path)) == ["ids.bin", "t.txt"]
+
+
+def test_encode_file_failure_leaves_no_partial_output(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"abc xyz")
+    with pytest.raises(crnn.VocabError):
+        data.encode_file(path, crnn.Vocab.from_text("abc "), tmp_path / "ids.bin")
+    assert os.listdir(tmp_path) == ["t.txt"]

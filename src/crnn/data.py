@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import codecs
 import os
-from typing import Union
+import tempfile
+from typing import Iterator, Optional, Union
 
 import numpy as np
 
 from .errors import CorpusError, VocabError
-from .vocab import Vocab
+from .vocab import Vocab, code_points
 
 PathLike = Union[str, "os.PathLike[str]"]
 TextOrIds = Union[str, np.ndarray]
+
+CHUNK_BYTES = 1 << 22  # bytes read at a time when streaming a file
 
 
 def decode_text(
@@ -30,21 +33,31 @@ def decode_text(
     and for binary data (a NUL byte, in ASCII-compatible encodings).
     """
     codec = codecs.lookup(encoding)  # LookupError for an unknown encoding
+    _check_not_binary(data, codec, source, 0)
+    try:
+        return data.decode(codec.name, errors)
+    except UnicodeDecodeError as exc:
+        raise _decode_error(exc, codec, source, exc.start) from None
+
+
+def _check_not_binary(data: bytes, codec: codecs.CodecInfo, source: str, offset: int) -> None:
+    # Only meaningful where text never contains NUL bytes (not in UTF-16...).
     if "a".encode(codec.name) == b"a":
         nul = data.find(b"\0")
         if nul >= 0:
             raise CorpusError(
-                f"{source} looks like a binary file (NUL byte at offset {nul}); "
+                f"{source} looks like a binary file (NUL byte at offset {offset + nul}); "
                 "crnn trains on text files"
             )
-    try:
-        return data.decode(codec.name, errors)
-    except UnicodeDecodeError as exc:
-        raise CorpusError(
-            f"{source} is not valid {codec.name}: byte offset {exc.start} "
-            f"({data[exc.start:exc.start + 1]!r}): {exc.reason}; pass the right "
-            "encoding, or errors='replace' to substitute undecodable bytes"
-        ) from None
+
+
+def _decode_error(exc: UnicodeDecodeError, codec: codecs.CodecInfo, source: str, offset: int) -> CorpusError:
+    bad = exc.object[exc.start : exc.start + 1]
+    return CorpusError(
+        f"{source} is not valid {codec.name}: byte offset {offset} ({bad!r}): "
+        f"{exc.reason}; pass the right encoding, or errors='replace' to "
+        "substitute undecodable bytes"
+    )
 
 
 def read_text(path: PathLike, encoding: str = "utf-8", errors: str = "strict") -> str:
@@ -58,6 +71,70 @@ def read_text(path: PathLike, encoding: str = "utf-8", errors: str = "strict") -
     if not data:
         raise CorpusError(f"{os.fspath(path)} is empty; give a file with some text in it")
     return decode_text(data, os.fspath(path), encoding, errors)
+
+
+def iter_text(
+    path: PathLike, encoding: str = "utf-8", errors: str = "strict", chunk_bytes: Optional[int] = None
+) -> Iterator[str]:
+    """The text of the file at ``path`` in pieces of about ``chunk_bytes`` bytes.
+
+    A character is never split between pieces.  Same errors as read_text,
+    with byte offsets counted from the start of the file.
+    """
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    codec = codecs.lookup(encoding)
+    decoder = codec.incrementaldecoder(errors)
+    source, offset = os.fspath(path), 0
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(chunk_bytes)
+            if not data and offset == 0:
+                raise CorpusError(f"{source} is empty; give a file with some text in it")
+            _check_not_binary(data, codec, source, offset)
+            pending = len(decoder.getstate()[0])  # bytes held back from the last piece
+            try:
+                text = decoder.decode(data, final=not data)
+            except UnicodeDecodeError as exc:
+                raise _decode_error(exc, codec, source, offset - pending + exc.start) from None
+            if text:
+                yield text
+            if not data:
+                return
+            offset += len(data)
+
+
+def vocab_from_file(path: PathLike, encoding: str = "utf-8", errors: str = "strict") -> Vocab:
+    """The vocabulary of a text file of any size, read in pieces."""
+    points = np.zeros(0, np.uint32)
+    for text in iter_text(path, encoding, errors):
+        points = np.union1d(points, np.unique(code_points(text)))
+    return Vocab.from_code_points(points)
+
+
+def encode_file(
+    path: PathLike, vocab: Vocab, out: PathLike, encoding: str = "utf-8", errors: str = "strict"
+) -> np.ndarray:
+    """Encode a text file of any size to compact ids stored at ``out``.
+
+    The ids are written piece by piece (never holding the whole text) to a
+    temporary file renamed to ``out`` when complete; returns a read-only
+    ``numpy.memmap`` of them, ready for ``CharRNN.train``.
+    """
+    dtype = id_dtype(len(vocab))
+    folder = os.path.dirname(os.path.abspath(out))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".crnn-ids-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for text in iter_text(path, encoding, errors):
+                f.write(vocab.encode(text, dtype=dtype).tobytes())
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
+    return np.memmap(out, dtype=dtype, mode="r")
 
 
 def id_dtype(vocab_size: int) -> np.dtype:

@@ -61,7 +61,12 @@ class Vocab:
             raise TypeError(f"from_text expects a str, got {type(text).__name__}")
         if not text:
             raise VocabError("cannot build a vocabulary from empty text")
-        unique = np.unique(code_points(text))
+        return cls.from_code_points(code_points(text))
+
+    @classmethod
+    def from_code_points(cls, points: np.ndarray) -> Vocab:
+        """The distinct code points in ``points``, sorted, as characters."""
+        unique = np.unique(np.asarray(points, dtype=np.uint32))
         return cls(unique.astype("<u4").tobytes().decode(_CODEC, _CODEC_ERRORS))
 
     @property
