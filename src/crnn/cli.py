@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, NoReturn, Optional, Sequence
 
 import click
 import numpy as np
@@ -53,7 +53,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "show_default": True}
 # Errors: one line, no traceback
 
 
-def fail(message: str) -> "NoReturn":  # noqa: F821 (typing.NoReturn in a string)
+def fail(message: str) -> NoReturn:
     """Stop the command with ``Error: message`` and exit status 1."""
     raise click.ClickException(message)
 
@@ -97,13 +97,13 @@ class CrnnGroup(click.Group):
             self._exit_with_error(str(exc), 1)
         except OSError as exc:
             self._exit_with_error(_os_error_message(exc), 1)
-        except click.Abort:
+        except click.Abort:  # Ctrl-C outside training
             click.echo("Aborted!", err=True)
-            code = 1
+            code = EXIT_INTERRUPTED
         sys.exit(code if isinstance(code, int) else 0)
 
     @staticmethod
-    def _exit_with_error(message: str, code: int) -> "NoReturn":  # noqa: F821
+    def _exit_with_error(message: str, code: int) -> NoReturn:
         click.echo(f"Error: {_one_line(message)}", err=True)
         sys.exit(code)
 
@@ -193,7 +193,7 @@ def _decode(raw: bytes, shown: str, encoding: str, errors: str) -> str:
     return text
 
 
-def _fail_binary(shown: str) -> "NoReturn":  # noqa: F821
+def _fail_binary(shown: str) -> NoReturn:
     fail(f"{shown} looks like a binary file (it contains NUL bytes); crnn needs a text file")
 
 
@@ -298,7 +298,7 @@ def train(ctx: click.Context, inputs: Sequence[str], output: str, **options: Any
     check_output(output, replace_ok=opts.resume or opts.force)
     text = _training_text(inputs, opts)
     train_text, val_text = split_validation(text, opts.val_fraction)
-    model = _resumed_model(ctx, opts, text) if _resuming(opts) else _new_model(opts, text)
+    model = _resumed_model(ctx, opts, text) if _can_resume(opts) else _new_model(opts, text)
     model.n_threads = opts.threads
     check_length(train_text, val_text, model)
     plan = make_plan(model, len(train_text), opts)
@@ -361,14 +361,19 @@ def check_length(train_text: str, val_text: str, model: CharRNN) -> None:
     if len(train_text) >= needed:
         return
     held = f" (after holding out {len(val_text):,} for validation)" if val_text else ""
+    settings = f"--seq-length {model.seq_length}"
     fixes = "give more text or a smaller --seq-length"
-    fixes += " or --batch-size" if model.batch_size > 1 else ""
-    fixes += ", or --val-fraction 0" if val_text else ""
-    fail(f"the training text has {len(train_text):,} characters{held} but --seq-length "
-         f"{model.seq_length} with --batch-size {model.batch_size} needs at least {needed:,}; {fixes}")
+    if model.batch_size > 1:
+        settings += f" with --batch-size {model.batch_size}"
+        fixes += " or --batch-size"
+    if val_text:
+        fixes += ", or --val-fraction 0"
+    fail(f"the training text has {len(train_text):,} characters{held} but {settings} "
+         f"needs at least {needed:,}; {fixes}")
 
 
-def _resuming(opts: TrainOptions) -> bool:
+def _can_resume(opts: TrainOptions) -> bool:
+    """--resume was given and MODEL exists (if it does not, say a new one starts)."""
     if opts.resume and not os.path.exists(opts.output):
         click.echo(f"'{opts.output}' does not exist yet: starting a new model.", err=True)
         return False
@@ -479,7 +484,6 @@ class TrainingSession:
                  opts: TrainOptions, log: "CsvLog") -> None:
         self.model, self.ids, self.val_text = model, ids, val_text
         self.plan, self.opts, self.log = plan, opts, log
-        self.first_iteration = model.iteration
         self.saved_iteration: Optional[int] = None
         self.stop_reason: Optional[str] = None  # "done", "time", "interrupt", "diverged"
         self.diverged_at: Optional[int] = None
@@ -563,7 +567,7 @@ class TrainingSession:
                    f"{model.smooth_loss / model.seq_length:.4f} nats/char{val}) in {seconds:.1f} s; "
                    f"saved '{output}'. Try: crnn sample {output}", err=True)
 
-    def _fail_diverged(self) -> "NoReturn":  # noqa: F821
+    def _fail_diverged(self) -> NoReturn:
         output = self.opts.output
         if self.saved_iteration is not None:
             kept = f"'{output}' keeps the last checkpoint (iteration {self.saved_iteration:,})"
