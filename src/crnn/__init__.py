@@ -16,6 +16,7 @@ from .errors import (
     TrainingDivergedError,
     VocabError,
 )
+from . import data
 from .vocab import Vocab
 from .model import CharRNN
 from .io import load, save
@@ -23,6 +24,7 @@ from .io import load, save
 __all__ = [
     "__version__",
     "CharRNN",
+    "data",
     "CorpusError",
     "CrnnError",
     "ModelFormatError",

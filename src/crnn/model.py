@@ -266,8 +266,9 @@ class CharRNN:
     ) -> int:
         """Train for ``iterations`` more iterations, continuing the model's own state.
 
-        ``text_or_ids`` is a str or a 1-D array of ids (e.g. a memory map
-        from ``crnn.data.encode_corpus``).  ``callback(model, info)`` runs
+        ``text_or_ids`` is a str or a 1-D array of ids (from
+        ``crnn.data.encode_corpus``, or a memory map from
+        ``crnn.data.encode_file`` for corpora larger than memory).  ``callback(model, info)`` runs
         after every iteration whose number is a multiple of
         ``callback_every``; ``info`` holds iteration, loss, smooth_loss,
         chars_per_sec (since the previous callback) and elapsed (seconds in
