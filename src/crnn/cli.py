@@ -164,7 +164,7 @@ def _read_text(name: str, encoding: str, errors: str) -> str:
 
 def _read_bytes(name: str) -> bytes:
     if name == "-":
-        return click.get_binary_stream("stdin").read()
+        return sys.stdin.buffer.read()
     if not os.path.exists(name):
         fail(f"input file '{name}' does not exist; check the path")
     if os.path.isdir(name):
@@ -616,7 +616,7 @@ class Progress:
         self.start_iteration = model.iteration
         self.started = time.monotonic()
         self.last_shown = -math.inf
-        self.stream = stream if stream is not None else click.get_text_stream("stderr")
+        self.stream = stream if stream is not None else sys.stderr
         self.bar: Any = None
         self.bar_position = 0
         self.info: Optional[dict] = None
@@ -802,7 +802,7 @@ def sample(model_path: str, length: int, prime: str, temperature: float,
         fail(f"--prime has {len(unknown)} character(s) that '{model_path}' does not know: "
              f"{describe_chars(unknown)}; remove them ('crnn info {model_path}' lists the "
              "characters it knows)")
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     last = ""
     if echo_prime and prime:
         click.echo(prime, nl=False)
