@@ -297,19 +297,20 @@ def train(ctx: click.Context, inputs: Sequence[str], output: str, **options: Any
     opts = TrainOptions(output=output, **options)
     check_output(output, replace_ok=opts.resume or opts.force)
     text = _training_text(inputs, opts)
-    train_text, val_text = split_validation(text, opts.val_fraction)
     model = _resumed_model(ctx, opts, text) if _can_resume(opts) else _new_model(opts, text)
     model.n_threads = opts.threads
-    check_length(train_text, val_text, model)
-    plan = make_plan(model, len(train_text), opts)
+    # From here on the corpus is compact ids (1-2 bytes a character), not text.
+    train_ids, val_ids = split_validation(_data.encode_corpus(text, model.vocab), opts.val_fraction)
+    del text
+    check_length(train_ids, val_ids, model)
+    plan = make_plan(model, len(train_ids), opts)
     if plan.target is not None and model.iteration >= plan.target:
         click.echo(f"'{output}' has already done {model.iteration:,} iterations "
                    f"(target {plan.target:,}); raise --iterations or --epochs to train more.",
                    err=True)
         return
-    ids = _data.encode_corpus(train_text, model.vocab)
     with open_log(opts.log_path) as log:
-        session = TrainingSession(model, ids, val_text, plan, opts, log)
+        session = TrainingSession(model, train_ids, val_ids, plan, opts, log)
         session.run()
     session.finish()
 
@@ -348,27 +349,27 @@ def _training_text(inputs: Sequence[str], opts: TrainOptions) -> str:
     return text
 
 
-def split_validation(text: str, fraction: float) -> tuple[str, str]:
-    """(training text, held-out text): the held-out part is the last ``fraction``."""
-    held = int(len(text) * fraction)
+def split_validation(ids: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(training ids, held-out ids): the held-out part is the last ``fraction``."""
+    held = int(len(ids) * fraction)
     if held < 2:  # too little to evaluate: train on everything
-        return text, ""
-    return text[:-held], text[-held:]
+        held = 0
+    return ids[: len(ids) - held], ids[len(ids) - held :]
 
 
-def check_length(train_text: str, val_text: str, model: CharRNN) -> None:
+def check_length(train_ids: np.ndarray, val_ids: np.ndarray, model: CharRNN) -> None:
     needed = model.batch_size * (model.seq_length + 1)
-    if len(train_text) >= needed:
+    if len(train_ids) >= needed:
         return
-    held = f" (after holding out {len(val_text):,} for validation)" if val_text else ""
+    held = f" (after holding out {len(val_ids):,} for validation)" if len(val_ids) else ""
     settings = f"--seq-length {model.seq_length}"
     fixes = "give more text or a smaller --seq-length"
     if model.batch_size > 1:
         settings += f" with --batch-size {model.batch_size}"
         fixes += " or --batch-size"
-    if val_text:
+    if len(val_ids):
         fixes += ", or --val-fraction 0"
-    fail(f"the training text has {len(train_text):,} characters{held} but {settings} "
+    fail(f"the training text has {len(train_ids):,} characters{held} but {settings} "
          f"needs at least {needed:,}; {fixes}")
 
 
@@ -480,9 +481,9 @@ class TrainingSession:
     stops the chunk early on Ctrl-C or at the time limit.
     """
 
-    def __init__(self, model: CharRNN, ids: Any, val_text: str, plan: Plan,
+    def __init__(self, model: CharRNN, train_ids: np.ndarray, val_ids: np.ndarray, plan: Plan,
                  opts: TrainOptions, log: "CsvLog") -> None:
-        self.model, self.ids, self.val_text = model, ids, val_text
+        self.model, self.train_ids, self.val_ids = model, train_ids, val_ids
         self.plan, self.opts, self.log = plan, opts, log
         self.saved_iteration: Optional[int] = None
         self.stop_reason: Optional[str] = None  # "done", "time", "interrupt", "diverged"
@@ -501,7 +502,7 @@ class TrainingSession:
     def _train_chunk(self) -> None:
         steps = self.plan.steps_to_next_pause(self.model.iteration)
         try:
-            self.model.train(self.ids, iterations=steps, callback=self._after_iteration)
+            self.model.train(self.train_ids, iterations=steps, callback=self._after_iteration)
         except TrainingDivergedError as exc:
             self.diverged_at, self.stop_reason = exc.iteration, "diverged"
         if self.stop_reason != "diverged" and not weights_are_finite(self.model):
@@ -540,8 +541,8 @@ class TrainingSession:
         self.model.save(self.opts.output)
         self.saved_iteration = self.model.iteration
         message = f"iteration {self.model.iteration:,}: saved '{self.opts.output}'"
-        if self.val_text:
-            result = self.model.evaluate(self.val_text)
+        if len(self.val_ids):
+            result = self.model.evaluate(self.val_ids)
             self.val_nats = result["nats_per_char"]
             self.log.set_validation(self.val_nats)
             message += f"; validation {self.val_nats:.4f} nats/char, {result['bits_per_char']:.4f} bits/char"
