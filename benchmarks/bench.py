@@ -425,6 +425,7 @@ class Case:
         self.runner = None
         self.units = 0
         self.rates: list[float] = []
+        self.cpu_rates: list[float] = []
         self.error: Optional[str] = None
         self.unit_kind: Optional[str] = None
 
@@ -436,7 +437,8 @@ class Case:
         if self.rates:
             d.update(rates=self.rates, median=statistics.median(self.rates),
                      min=min(self.rates), max=max(self.rates), repeats=len(self.rates),
-                     units_per_repeat=self.units, unit_kind=self.unit_kind)
+                     units_per_repeat=self.units, unit_kind=self.unit_kind,
+                     cpu_rates=self.cpu_rates, cpu_median=statistics.median(self.cpu_rates))
         return d
 
 
@@ -444,6 +446,14 @@ def _timed(runner, n: int) -> tuple[int, float]:
     t0 = time.perf_counter()
     chars = runner.run(n)
     return chars, time.perf_counter() - t0
+
+
+def _timed_cpu(runner, n: int) -> tuple[int, float, float]:
+    """chars, wall seconds, CPU seconds of the whole process (all its threads)."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    chars = runner.run(n)
+    t1, c1 = time.perf_counter(), time.process_time()
+    return chars, t1 - t0, c1 - c0
 
 
 def calibrate(runner, target_s: float) -> int:
@@ -485,8 +495,9 @@ def measure(cases: list[Case], repeats: int, target_s: float) -> list[Case]:
                 # next row (measured: -35% for a 1-thread row).  Let them sleep.
                 time.sleep(SETTLE_S)
             try:
-                chars, dt = _timed(c.runner, c.units)
+                chars, dt, cpu = _timed_cpu(c.runner, c.units)
                 c.rates.append(chars / dt)
+                c.cpu_rates.append(chars / cpu if cpu > 0 else float("nan"))
             except Exception as exc:
                 c.error = f"{type(exc).__name__}: {exc}"
                 log(f"    {c.impl} failed: {c.error}")
@@ -516,32 +527,35 @@ def fmt_rate(x: float) -> str:
 
 
 def print_table(title: str, rows: list[dict]) -> None:
+    """case | median | min-max | chars per CPU-second | ratio to the group's reference."""
     print()
     print(f"== {title} ==")
-    head = ("case", "chars/s median", "min - max", "ratio")
-    lines = []
+    head = ("case", "chars/s median", "min - max", "per CPU-s", "ratio (medians, same run)")
+    lines: list[tuple] = []
     group = None
     for row in rows:
         if row["group"] != group:
             group = row["group"]
-            lines.append(("#" + group, "", "", ""))
+            lines.append(("#" + group,))
         name = "  " + row["impl"]
         if "median" not in row:
-            lines.append((name, "-", "-", row.get("error", "not measured")[:70]))
+            lines.append((name, "-", "-", "-", row.get("error", "not measured")[:70]))
             continue
         ratio = ""
         if "ratio" in row:
             ratio = "1.00x (ref)" if row["ref"] else f"{row['ratio']:.2f}x {row['ratio_to']}"
         lines.append((name, fmt_rate(row["median"]),
-                       f"{fmt_rate(row['min'])} - {fmt_rate(row['max'])}", ratio))
-    w = [max(len(head[i]), *(len(l[i]) for l in lines if not l[0].startswith("#"))) for i in range(3)]
-    print(f"{head[0]:<{w[0]}}  {head[1]:>{w[1]}}  {head[2]:>{w[2]}}  {head[3]}")
-    print("-" * (w[0] + w[1] + w[2] + 6 + 24))
+                      f"{fmt_rate(row['min'])} - {fmt_rate(row['max'])}",
+                      fmt_rate(row["cpu_median"]), ratio))
+    cols = [l for l in lines if len(l) > 1]
+    w = [max(len(head[i]), *(len(l[i]) for l in cols)) for i in range(4)]
+    fmt = "{:<%d}  {:>%d}  {:>%d}  {:>%d}  {}" % tuple(w)
+    print(fmt.format(*head))
+    print("-" * (sum(w) + 8 + len(head[4])))
     for l in lines:
-        if l[0].startswith("#"):
-            print(l[0][1:])
-        else:
-            print(f"{l[0]:<{w[0]}}  {l[1]:>{w[1]}}  {l[2]:>{w[2]}}  {l[3]}")
+        print(l[0][1:] if len(l) == 1 else fmt.format(*l))
+    print("(per CPU-s: chars per second of CPU time of the whole process, all threads; for a\n"
+          " 1-thread row it is less sensitive to other load than the wall-clock median)")
 
 
 # --------------------------------------------------------------------------
