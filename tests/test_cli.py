@@ -10,6 +10,7 @@ import io
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -666,6 +667,17 @@ def test_python_m_crnn_train_then_sample(text_file, tmp_path):
     sampled = crnn_process("sample", "m.npz", "-n", 100, "--seed", 1, cwd=tmp_path)
     assert sampled.returncode == 0, sampled.stderr
     assert len(sampled.stdout) == 100 and set(sampled.stdout) <= set(TEXT)
+
+
+def test_console_script(model_file, tmp_path):
+    """The installed `crnn` script (next to this Python, as pip puts it)."""
+    script = shutil.which("crnn", path=os.path.dirname(sys.executable))
+    if script is None:
+        pytest.skip("crnn is not installed as a script next to this Python")
+    result = subprocess.run([script, "sample", str(model_file), "-n", "30", "--seed", "4"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == crnn.load(model_file).sample(30, seed=4)
 
 
 def test_process_error_is_one_line(tmp_path):
