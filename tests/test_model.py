@@ -364,3 +364,26 @@ def test_non_latin_training_and_sampling():
 
 def test_repr(vocab):
     assert "hidden_size=16" in repr(small_model(vocab))
+
+
+def test_evaluate_warm_start_uses_the_training_state(vocab):
+    model = small_model(vocab)
+    model.train(TEXT, iterations=20)
+    text = TEXT[200:260]
+    cold, warm = model.evaluate(text), model.evaluate(text, warm_start=True)
+    assert warm["nats_per_char"] != cold["nats_per_char"]
+    ids = vocab.encode(text)
+    loss, _, _ = model.loss_and_grads(ids[:-1], ids[1:], model.hidden_state[0])
+    assert warm["nats_per_char"] == pytest.approx(loss / (len(text) - 1), rel=1e-12)
+    assert model.evaluate(text) == cold  # nothing changed
+
+
+def test_sample_warm_start_continues_from_the_training_state(vocab):
+    model = small_model(vocab)
+    model.train(TEXT, iterations=20)
+    warm = model.sample(100, prime="the", seed=4, warm_start=True)
+    assert warm != model.sample(100, prime="the", seed=4)
+    assert warm == "".join(model.generate(100, prime="the", seed=4, warm_start=True))
+    # Equivalent: a zero-state model whose training state is all zeros samples cold.
+    model._h[...] = 0.0
+    assert model.sample(50, seed=1, warm_start=True) == model.sample(50, seed=1)

@@ -381,18 +381,24 @@ class CharRNN:
     # ------------------------------------------------------------------
     # Evaluation
 
-    def evaluate(self, text_or_ids: TextOrIds) -> dict[str, float]:
-        """How well the model predicts ``text_or_ids``, read as one stream from a zero state.
+    def evaluate(self, text_or_ids: TextOrIds, warm_start: bool = False) -> dict[str, float]:
+        """How well the model predicts ``text_or_ids``, read as one stream.
 
-        Returns nats_per_char, bits_per_char, perplexity and chars (the
-        number of predicted characters: the length minus one).  The model
-        is not changed.
+        The stream starts from a zero hidden state, or with ``warm_start``
+        from the training state of stream 0.  (min-char-rnn resets its
+        state only when an epoch starts, so a network rarely sees a zero
+        state in training; some trained networks predict far worse from it.
+        ``warm_start`` suits text that continues the training text, like a
+        held-out tail.)  Returns nats_per_char, bits_per_char, perplexity
+        and chars (the number of predicted characters: the length minus
+        one).  The model is not changed.
         """
         ids = as_ids(text_or_ids, self.vocab)
         if len(ids) < 2:
             raise CorpusError("evaluation needs a text of at least 2 characters")
+        h = self._h[:1].copy() if warm_start else np.zeros((1, self.hidden_size), self._dtype)
         total = 0.0
-        for chunk_loss in self._run_forward(ids, np.zeros((1, self.hidden_size), self._dtype), True):
+        for chunk_loss in self._run_forward(ids, h, with_targets=True):
             total += chunk_loss
         chars = len(ids) - 1
         nats = total / chars
@@ -427,43 +433,56 @@ class CharRNN:
     # Sampling
 
     def sample(
-        self, n: int, prime: str = "", temperature: float = 1.0, seed: Optional[int] = None
+        self,
+        n: int,
+        prime: str = "",
+        temperature: float = 1.0,
+        seed: Optional[int] = None,
+        warm_start: bool = False,
     ) -> str:
         """``n`` new characters generated after ``prime`` (the prime is not included).
 
         The prime is fed through the network first, starting from a zero
-        state; without a prime the first character is drawn from the
-        network's prediction from the zero state, softmax(by).  The same
-        seed gives the same text; seed None uses fresh randomness (never the
-        model's own generator, so sampling does not change training).
-        Temperature 0 always takes the most likely character.
+        state (or, with ``warm_start``, from the training state of stream 0;
+        see :meth:`evaluate`).  Without a prime the first character is drawn
+        from the network's prediction from that state (softmax(by) from a
+        zero state).  The same seed gives the same text; seed None uses
+        fresh randomness (never the model's own generator, so sampling does
+        not change training).  Temperature 0 always takes the most likely
+        character.
         """
-        return "".join(self._sample_blocks(*self._check_sample_args(n, prime, temperature, seed)))
+        args = self._check_sample_args(n, prime, temperature, seed, warm_start)
+        return "".join(self._sample_blocks(*args))
 
     def generate(
-        self, n: int, prime: str = "", temperature: float = 1.0, seed: Optional[int] = None
+        self,
+        n: int,
+        prime: str = "",
+        temperature: float = 1.0,
+        seed: Optional[int] = None,
+        warm_start: bool = False,
     ) -> Iterator[str]:
         """Like :meth:`sample`, but yields the characters one at a time as they are made.
 
         ``''.join(model.generate(n, ...)) == model.sample(n, ...)`` for the same seed.
         """
-        blocks = self._sample_blocks(*self._check_sample_args(n, prime, temperature, seed))
+        blocks = self._sample_blocks(*self._check_sample_args(n, prime, temperature, seed, warm_start))
         return (char for block in blocks for char in block)
 
-    def _check_sample_args(self, n: Any, prime: Any, temperature: Any, seed: Any) -> tuple:
+    def _check_sample_args(self, n: Any, prime: Any, temperature: Any, seed: Any, warm_start: bool) -> tuple:
         n = _check_int("n", n, 0)
         if not isinstance(prime, str):
             raise TypeError(f"prime must be a str, got {type(prime).__name__}")
         prime_ids = self.vocab.encode(prime)  # VocabError naming unknown chars
-        return n, prime_ids, _check_temperature(temperature), np.random.default_rng(seed)
+        h = self._h[:1].copy() if warm_start else np.zeros((1, self.hidden_size), self._dtype)
+        return n, prime_ids, _check_temperature(temperature), np.random.default_rng(seed), h
 
     def _sample_blocks(
-        self, n: int, prime_ids: np.ndarray, temperature: float, rng: np.random.Generator
+        self, n: int, prime_ids: np.ndarray, temperature: float, rng: np.random.Generator, h: np.ndarray
     ) -> Iterator[str]:
-        # Everything mutable is local to this call, so threads may sample
-        # from one model at once.  Uniforms come from rng in order, so the
-        # block size does not change the text.
-        h = np.zeros((1, self.hidden_size), self._dtype)
+        # Everything mutable is local to this call (h is a copy), so threads
+        # may sample from one model at once.  Uniforms come from rng in
+        # order, so the block size does not change the text.
         if n == 0:
             return
         if len(prime_ids):
@@ -471,7 +490,7 @@ class CharRNN:
                 pass
             x = int(prime_ids[-1])
         else:
-            x = self._first_id(rng.random(), temperature)
+            x = self._first_id(h[0], rng.random(), temperature)
             yield self.vocab.decode([x])
             n -= 1
         work = np.empty(_kernels.sample_workspace_size(self.hidden_size, self.vocab_size), self._dtype)
@@ -483,9 +502,9 @@ class CharRNN:
             x = int(out[-1])
             n -= out.size
 
-    def _first_id(self, u: float, temperature: float) -> int:
-        """Draw an id from softmax(by / temperature) by inverse CDF, as the kernel does."""
-        logits = self._params["by"].astype(np.float64)
+    def _first_id(self, h: np.ndarray, u: float, temperature: float) -> int:
+        """Draw an id from softmax((Why h + by) / temperature) by inverse CDF, as the kernel does."""
+        logits = self._params["Why"].astype(np.float64) @ h + self._params["by"]
         if temperature == 0:
             return int(np.argmax(logits))
         z = logits / temperature
