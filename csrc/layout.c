@@ -1,4 +1,6 @@
 /* Buffer layouts shared by both float types (see crnn.h). */
+#include <stdint.h>
+
 #include "crnn.h"
 
 crnn_layout crnn_param_layout(int H, int V)
@@ -14,21 +16,39 @@ crnn_layout crnn_param_layout(int H, int V)
     return L;
 }
 
+/* Sizes saturate at SIZE_MAX instead of wrapping around, so a caller that
+ * checks "buffer >= size" can never be fooled by absurd dimensions. */
+static size_t mul(size_t a, size_t b)
+{
+    return (a != 0 && b > SIZE_MAX / a) ? SIZE_MAX : a * b;
+}
+
+static size_t add(size_t a, size_t b)
+{
+    return b > SIZE_MAX - a ? SIZE_MAX : a + b;
+}
+
 size_t crnn_forward_workspace(int B, int T, int H, int V)
 {
     const size_t b = (size_t)B, t = (size_t)T, h = (size_t)H, v = (size_t)V;
-    return (t + 1) * b * h + t * b * v + h * h + h * v;
+    size_t n = mul(mul(t + 1, b), h);   /* hs    */
+    n = add(n, mul(mul(t, b), v));      /* probs */
+    n = add(n, mul(h, h));              /* Whh^T */
+    return add(n, mul(h, v));           /* Why^T */
 }
 
 size_t crnn_train_workspace(int B, int T, int H, int V)
 {
     const size_t b = (size_t)B, t = (size_t)T, h = (size_t)H, v = (size_t)V;
-    return crnn_forward_workspace(B, T, H, V) + t * b * v + t * b * h
-           + 2 * b * h + v;
+    size_t n = crnn_forward_workspace(B, T, H, V);
+    n = add(n, mul(mul(t, b), v));      /* dy           */
+    n = add(n, mul(mul(t, b), h));      /* dhraw        */
+    n = add(n, mul(2 * b, h));          /* dhnext, dh0  */
+    return add(n, v);                   /* seen         */
 }
 
 size_t crnn_sample_workspace(int H, int V)
 {
     const size_t h = (size_t)H, v = (size_t)V;
-    return h * h + h * v + h + v;
+    return add(add(mul(h, h), mul(h, v)), h + v);
 }

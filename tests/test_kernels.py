@@ -209,8 +209,6 @@ def test_workspace_sizes_grow_with_the_problem():
     assert K.sample_workspace_size(4, 5) >= 0
 
 
-@pytest.mark.xfail(strict=True, reason="workspace sizes are computed in size_t and wrap around "
-                   "for huge B, T, H, V (reported; remove this marker once fixed)")
 def test_huge_workspace_sizes_do_not_wrap_around():
     """A size that does not fit must raise, not come back small."""
     M = 2**31 - 1

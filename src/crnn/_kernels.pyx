@@ -120,24 +120,34 @@ def param_count(hidden_size, vocab_size):
     return crnn_param_layout(H, V).total
 
 
+cdef size_t SIZE_MAX = <size_t>-1
+
+
+cdef size_t _fits(size_t n) except 0:
+    """The C size functions saturate at SIZE_MAX rather than wrap around."""
+    if n == SIZE_MAX:
+        raise OverflowError("a workspace for these sizes would not fit in memory")
+    return n
+
+
 def forward_workspace_size(batch, steps, hidden_size, vocab_size):
     """Elements of workspace that forward() needs."""
-    return crnn_forward_workspace(_size("batch", batch), _size("steps", steps),
+    return _fits(crnn_forward_workspace(_size("batch", batch), _size("steps", steps),
                                   _size("hidden_size", hidden_size),
                                   _size("vocab_size", vocab_size))
 
 
 def train_workspace_size(batch, steps, hidden_size, vocab_size):
     """Elements of workspace that backward() and train_step() need."""
-    return crnn_train_workspace(_size("batch", batch), _size("steps", steps),
-                                _size("hidden_size", hidden_size),
-                                _size("vocab_size", vocab_size))
+    return _fits(crnn_train_workspace(_size("batch", batch), _size("steps", steps),
+                                      _size("hidden_size", hidden_size),
+                                      _size("vocab_size", vocab_size)))
 
 
 def sample_workspace_size(hidden_size, vocab_size):
     """Elements of workspace that sample() needs."""
-    return crnn_sample_workspace(_size("hidden_size", hidden_size),
-                                 _size("vocab_size", vocab_size))
+    return _fits(crnn_sample_workspace(_size("hidden_size", hidden_size),
+                                       _size("vocab_size", vocab_size)))
 
 
 def param_views(flat, hidden_size, vocab_size):
