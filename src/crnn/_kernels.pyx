@@ -133,8 +133,8 @@ cdef size_t _fits(size_t n) except 0:
 def forward_workspace_size(batch, steps, hidden_size, vocab_size):
     """Elements of workspace that forward() needs."""
     return _fits(crnn_forward_workspace(_size("batch", batch), _size("steps", steps),
-                                  _size("hidden_size", hidden_size),
-                                  _size("vocab_size", vocab_size))
+                                        _size("hidden_size", hidden_size),
+                                        _size("vocab_size", vocab_size)))
 
 
 def train_workspace_size(batch, steps, hidden_size, vocab_size):
