@@ -119,8 +119,8 @@ class CharRNN:
         # Training buffers, allocated once on the first call to train().
         self._grads_flat: Optional[np.ndarray] = None
         self._work: Optional[np.ndarray] = None
-        self._inputs = np.zeros((B, T), np.int32)
-        self._targets = np.zeros((B, T), np.int32)
+        self._inputs: Optional[np.ndarray] = None
+        self._targets: Optional[np.ndarray] = None
         self._snapshot: Optional[dict] = None
 
     def _init_weights(self) -> None:
@@ -322,6 +322,8 @@ class CharRNN:
             B, T, H, V = self.batch_size, self.seq_length, self.hidden_size, self.vocab_size
             self._work = np.empty(_kernels.train_workspace_size(B, T, H, V), self._dtype)
             self._grads_flat = np.zeros_like(self._flat)
+            self._inputs = np.zeros((B, T), np.int32)
+            self._targets = np.zeros((B, T), np.int32)
 
     def _fill_batch(self, ids: np.ndarray, segment: int) -> None:
         """Load the next chunk of every stream into inputs/targets.
