@@ -27,6 +27,8 @@
 #   --wheelhouse DIR reuse/fill this directory of dependency wheels
 #   --no-qemu        skip the qemu stage
 #   --no-lowest      skip the lower-bounds stage
+#   --also-python PY also install the sdist with interpreter PY (newest
+#                    numpy/click) and run the suite; may be repeated
 # Environment:
 #   PYTHON          interpreter to build and test with (default: python3)
 #   LOWEST_PYTHON   interpreter for the lower-bounds stage (default: the
@@ -45,6 +47,7 @@ KEEP=0
 WHEELHOUSE=""
 DO_QEMU=1
 DO_LOWEST=1
+ALSO=()
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
         --wheelhouse) WHEELHOUSE="$2"; shift 2 ;;
         --no-qemu) DO_QEMU=0; shift ;;
         --no-lowest) DO_LOWEST=0; shift ;;
+        --also-python) ALSO+=("$2"); shift 2 ;;
         -h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "check_dist.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
@@ -384,6 +388,21 @@ else
         fi
     fi
 fi
+
+# ----------------------------------------------------------------------
+for APY in ${ALSO[@]+"${ALSO[@]}"}; do
+    tag="py$("$APY" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" || {
+        record "$APY" FAIL "cannot run $APY"; continue; }
+    mkdir -p "$WORK/wheelhouse-$tag"
+    if "$APY" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+            --dest "$WORK/wheelhouse-$tag" -r "$WORK/requirements.txt" -r "$WORK/build.txt" \
+            >"$WORK/download-$tag.log" 2>&1; then
+        install_and_test "$tag" "$SDIST" "$APY" "$WORK/wheelhouse-$tag" "$WORK/requirements.txt"
+    else
+        grep -v 'is ignored: it is neither' "$WORK/download-$tag.log" | sed 's/^/   /'
+        record "$tag" FAIL "pip download failed"
+    fi
+done
 
 # ----------------------------------------------------------------------
 say "summary ($(elapsed $T0) in all; artefacts in $OUT)"
