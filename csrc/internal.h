@@ -20,4 +20,34 @@
 #define CRNN_MULTI_ISA 0
 #endif
 
+/* Rows of V logits are padded to a multiple of this many elements in the
+ * workspace, so every instruction set's vectors fit a whole number of times
+ * (64 bytes of float, 128 bytes of double). */
+#define CRNN_PAD 16
+static inline size_t crnn_padded(size_t n)
+{
+    return (n + CRNN_PAD - 1) / CRNN_PAD * CRNN_PAD;
+}
+
+/* The kernels' hot loops use GCC/Clang vector extensions (explicit register
+ * tiles, branch-free exp/tanh); other compilers get plain loops. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CRNN_VECTOR_EXT 1
+#define CRNN_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define CRNN_VECTOR_EXT 0
+#define CRNN_ALWAYS_INLINE static inline
+#endif
+
+/* OpenMP when the build enables it (setup.py adds -fopenmp if the compiler
+ * accepts it); otherwise every parallel region runs on one thread. */
+#ifdef _OPENMP
+#include <omp.h>
+#define CRNN_THREAD_ID() omp_get_thread_num()
+#define CRNN_THREAD_COUNT() omp_get_num_threads()
+#else
+#define CRNN_THREAD_ID() 0
+#define CRNN_THREAD_COUNT() 1
+#endif
+
 #endif /* CRNN_INTERNAL_H */

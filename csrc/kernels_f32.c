@@ -2,5 +2,7 @@
 #include "internal.h"
 
 #define REAL float
+#define IREAL int32_t /* the signed integer of REAL's width */
+#define REAL_IS_DOUBLE 0
 #define SUFFIX _f32
 #include "variants.h"

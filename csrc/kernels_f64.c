@@ -2,5 +2,7 @@
 #include "internal.h"
 
 #define REAL double
+#define IREAL int64_t /* the signed integer of REAL's width */
+#define REAL_IS_DOUBLE 1
 #define SUFFIX _f64
 #include "variants.h"

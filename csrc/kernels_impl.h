@@ -11,67 +11,153 @@
  * Memory plan: only the recurrent products (Whh h, Whh^T dh) run per time
  * step; everything else (logits, dWhy, dWhh, Why^T dy) is one matrix-matrix
  * product over the whole chunk.  All products go through gemm_nn / gemm_tn
- * (crnn_gemm.h), whose inner loops run along contiguous rows.
+ * (ops_impl.h).
+ *
+ * Threads: forward, backward and train_step run as one parallel region in
+ * which every thread executes the same pass functions on its share of the
+ * work, with a barrier wherever a step needs another thread's results (once
+ * per time step in the recurrences).  Each output element is computed by one
+ * thread, in the same order whatever the number of threads (rows or columns
+ * are shared out, never a sum), so results do not depend on n_threads.  The
+ * loss is summed from per-row losses after the region, in row order.
  */
 
 #define CRNN_CAT_(a, b, c) a##b##c
 #define CRNN_CAT(a, b, c) CRNN_CAT_(a, b, c)
 #define FN(name) CRNN_CAT(name, SUFFIX, ISA)
+#define LANES (CRNN_VECTOR_BYTES / (int)sizeof(REAL))
 
-/* Pieces of a training workspace (see crnn_train_workspace). */
+#if REAL_IS_DOUBLE
+#define REAL_SQRT sqrt
+#else
+#define REAL_SQRT sqrtf
+#endif
+
+#ifdef _OPENMP
+#define BARRIER(nt)                                                          \
+    do {                                                                     \
+        if ((nt) > 1) {                                                      \
+            _Pragma("omp barrier")                                           \
+        }                                                                    \
+    } while (0)
+#else
+#define BARRIER(nt) ((void)(nt))
+#endif
+
+/* Pieces of a training workspace (sizes: layout.c, same order). */
 typedef struct {
-    REAL *hs;     /* (T+1, B, H) time-major: hs[0] = h0, hs[t+1] = h_t     */
-    REAL *probs;  /* (T, B, V)   softmax outputs                           */
-    REAL *whh_t;  /* (H, H)      Whh transposed                            */
-    REAL *why_t;  /* (H, V)      Why transposed                            */
+    REAL *hs;       /* (T+1, B, H) time-major: hs[0] = h0, hs[t+1] = h_t   */
+    REAL *probs;    /* (T, B, Vp)  softmax outputs                         */
+    REAL *whh_t;    /* (H, H)      Whh transposed                          */
+    REAL *why_t;    /* (H, Vp)     Why transposed, zero beyond column V    */
+    REAL *row_loss; /* T*B doubles: the loss of each row of probs          */
     /* backward only */
-    REAL *dy;     /* (T, B, V)   d loss / d logits                         */
-    REAL *dhraw;  /* (T, B, H)   d loss / d (pre-tanh activation)          */
-    REAL *dhnext; /* (B, H)      gradient flowing into the previous step   */
-    REAL *dh0;    /* (B, H)      scratch for train_step                    */
-    REAL *seen;   /* (V)         train_step: 1 where a char occurs         */
+    REAL *dy;       /* (T, B, Vp)  d loss / d logits                       */
+    REAL *dhraw;    /* (T, B, H)   d loss / d (pre-tanh activation)        */
+    REAL *dhnext;   /* (B, H)      gradient flowing into the previous step */
+    REAL *dh0;      /* (B, H)      scratch for train_step                  */
+    REAL *seen;     /* (V)         train_step: 1 where a char occurs       */
 } FN(workspace);
 
 static FN(workspace) FN(carve)(REAL *work, int B, int T, int H, int V)
 {
-    const size_t b = (size_t)B, t = (size_t)T, h = (size_t)H, v = (size_t)V;
+    const size_t b = (size_t)B, t = (size_t)T, h = (size_t)H;
+    const size_t vp = crnn_padded((size_t)V);
     FN(workspace) w;
     w.hs = work;
     w.probs = w.hs + (t + 1) * b * h;
-    w.whh_t = w.probs + t * b * v;
+    w.whh_t = w.probs + t * b * vp;
     w.why_t = w.whh_t + h * h;
-    w.dy = w.why_t + h * v; /* end of the forward part */
-    w.dhraw = w.dy + t * b * v;
+    w.row_loss = w.why_t + h * vp;
+    w.dy = w.row_loss + 2 * t * b; /* end of the forward part */
+    w.dhraw = w.dy + t * b * vp;
     w.dhnext = w.dhraw + t * b * h;
     w.dh0 = w.dhnext + b * h;
     w.seen = w.dh0 + b * h;
     return w;
 }
 
-/* dst (cols, rows) = src (rows, cols) transposed. */
-static void FN(transpose)(REAL *restrict dst, const REAL *restrict src,
-                          int rows, int cols)
+/* Everything a pass over one chunk needs. */
+typedef struct {
+    const REAL *params;
+    crnn_layout L;
+    const int32_t *inputs, *targets; /* (B, T); targets may be NULL */
+    int B, T, H, V;
+    int Vp; /* row stride of probs, dy and WhyT */
+    int Vn; /* logit columns computed: V rounded up to whole vectors */
+    FN(workspace) w;
+} FN(chunk);
+
+static FN(chunk) FN(make_chunk)(REAL *work, const REAL *params,
+                                const int32_t *inputs, const int32_t *targets,
+                                int B, int T, int H, int V)
 {
-    for (int i = 0; i < rows; i++)
-        for (int j = 0; j < cols; j++)
-            dst[(size_t)j * rows + i] = src[(size_t)i * cols + j];
+    FN(chunk) c;
+    c.params = params;
+    c.L = crnn_param_layout(H, V);
+    c.inputs = inputs;
+    c.targets = targets;
+    c.B = B;
+    c.T = T;
+    c.H = H;
+    c.V = V;
+    c.Vp = (int)crnn_padded((size_t)V);
+    c.Vn = (V + LANES - 1) / LANES * LANES;
+    c.w = FN(carve)(work, B, T, H, V);
+    return c;
 }
 
-/* Each of n rows of length len is set to vec. */
-static void FN(fill_rows)(REAL *restrict dst, const REAL *restrict vec,
-                          size_t n, int len)
+/* [*lo, *hi): part tid of nt of [0, n), cut at multiples of align. */
+static void FN(share)(int n, int align, int tid, int nt, int *lo, int *hi)
 {
-    for (size_t r = 0; r < n; r++)
-        memcpy(dst + r * len, vec, (size_t)len * sizeof(REAL));
+    const long long blocks = (n + align - 1) / align;
+    const long long a = blocks * tid / nt * align;
+    const long long b = blocks * (tid + 1) / nt * align;
+    *lo = (int)(a < n ? a : n);
+    *hi = (int)(b < n ? b : n);
 }
 
-/* acc (len) += sum of the n rows of src (n, len). */
-static void FN(add_row_sums)(REAL *restrict acc, const REAL *restrict src,
-                             size_t n, int len)
+/* Threads worth using: one per core at most, and only when a time step has
+ * enough multiply-adds (B*H*H) to pay for a barrier per step. */
+#define MIN_WORK_PER_THREAD 100000.0
+static int FN(team_size)(int n_threads, int B, int H)
 {
-    for (size_t r = 0; r < n; r++)
-        for (int j = 0; j < len; j++)
-            acc[j] += src[r * len + j];
+#ifdef _OPENMP
+    const double step_work = (double)B * H * H;
+    int n = n_threads;
+    if (n > omp_get_num_procs())
+        n = omp_get_num_procs();
+    if (n > step_work / MIN_WORK_PER_THREAD)
+        n = (int)(step_work / MIN_WORK_PER_THREAD);
+    if (n > (H + CRNN_PAD - 1) / CRNN_PAD)
+        n = (H + CRNN_PAD - 1) / CRNN_PAD;
+    return n < 1 ? 1 : n;
+#else
+    (void)n_threads;
+    (void)B;
+    (void)H;
+    return 1;
+#endif
+}
+
+/* Rows [r0, r1) of dst (cols, rows) = src (rows, cols) transposed, with
+ * dst's rows padded to ldd by zeros.  In 8x8 blocks for the caches. */
+static void FN(transpose)(REAL *restrict dst, size_t ldd,
+                          const REAL *restrict src, int rows, int cols,
+                          int r0, int r1)
+{
+    for (int j0 = r0; j0 < r1; j0 += 8) {
+        const int j1 = j0 + 8 < r1 ? j0 + 8 : r1;
+        for (int i0 = 0; i0 < rows; i0 += 8) {
+            const int i1 = i0 + 8 < rows ? i0 + 8 : rows;
+            for (int j = j0; j < j1; j++)
+                for (int i = i0; i < i1; i++)
+                    dst[j * ldd + i] = src[(size_t)i * cols + j];
+        }
+        for (int j = j0; j < j1; j++)
+            for (size_t i = (size_t)rows; i < ldd; i++)
+                dst[j * ldd + i] = 0;
+    }
 }
 
 /* Turns the logits row y (V) into probabilities in place and returns
@@ -93,114 +179,232 @@ static double FN(softmax_nll)(REAL *y, int target, int V)
     return log(s) - shifted_target;
 }
 
-/* The recurrence for one time step of B streams:
- * hcur = tanh(WxhT[x] + bh + hprev Whh^T). */
-static void FN(recur_step)(REAL *restrict hcur, const REAL *restrict hprev,
+/* One time step of the recurrence for columns [c0, c1) of B streams:
+ * hcur = tanh(WxhT[x] + bh + hprev WhhT). */
+static void FN(recur_cols)(REAL *restrict hcur, const REAL *restrict hprev,
                            const REAL *restrict wxh_t, const REAL *restrict bh,
                            const REAL *restrict whh_t, const int32_t *ids,
-                           size_t id_stride, int B, int H)
+                           size_t id_stride, int B, int H, int c0, int c1)
 {
+    if (c0 >= c1)
+        return;
     for (int b = 0; b < B; b++) {
         const REAL *col = wxh_t + (size_t)ids[b * id_stride] * H;
         REAL *out = hcur + (size_t)b * H;
-        for (int i = 0; i < H; i++)
+        for (int i = c0; i < c1; i++)
             out[i] = col[i] + bh[i];
     }
-    FN(crnn_gemm_nn)(hcur, hprev, whh_t, B, H, H);
-    FN(crnn_vtanh)(hcur, (size_t)B * H);
+    FN(crnn_gemm_nn)(hcur + c0, H, hprev, H, whh_t + c0, H, B, c1 - c0, H, 1);
+    for (int b = 0; b < B; b++)
+        FN(crnn_vtanh)(hcur + (size_t)b * H + c0, (size_t)(c1 - c0));
 }
 
-static double FN(crnn_forward)(REAL *work, REAL *h_last, const REAL *params,
-                        const int32_t *inputs, const int32_t *targets,
-                        const REAL *h0, int B, int T, int H, int V,
-                        int n_threads)
+/* Forward over the chunk, this thread's share: transposes, the recurrence
+ * (columns of h shared out), then logits, softmax and row losses (rows
+ * shared out).  Writes h_last's columns of this thread. */
+static void FN(forward_pass)(const FN(chunk) *c, REAL *h_last, const REAL *h0,
+                             int tid, int nt)
 {
-    (void)n_threads;
-    const crnn_layout L = crnn_param_layout(H, V);
-    const FN(workspace) w = FN(carve)(work, B, T, H, V);
-    const size_t bh_n = (size_t)B * H, rows = (size_t)T * B;
+    const int B = c->B, T = c->T, H = c->H, V = c->V;
+    const size_t bh_n = (size_t)B * H;
+    const FN(workspace) *w = &c->w;
+    const REAL *params = c->params;
+    int lo, hi, c0, c1;
 
-    FN(transpose)(w.whh_t, params + L.whh, H, H);
-    FN(transpose)(w.why_t, params + L.why, V, H);
-    memcpy(w.hs, h0, bh_n * sizeof(REAL));
-    for (int t = 0; t < T; t++)
-        FN(recur_step)(w.hs + (t + 1) * bh_n, w.hs + t * bh_n,
-                       params + L.wxh_t, params + L.bh, w.whh_t, inputs + t,
-                       (size_t)T, B, H);
-    memcpy(h_last, w.hs + (size_t)T * bh_n, bh_n * sizeof(REAL));
-    if (!targets)
-        return 0.0;
+    FN(share)(H, 8, tid, nt, &lo, &hi);
+    FN(transpose)(w->whh_t, (size_t)H, params + c->L.whh, H, H, lo, hi);
+    FN(transpose)(w->why_t, (size_t)c->Vp, params + c->L.why, V, H, lo, hi);
+    if (tid == 0)
+        memcpy(w->hs, h0, bh_n * sizeof(REAL));
+    BARRIER(nt);
 
-    /* Logits for the whole chunk at once, then softmax row by row. */
-    FN(fill_rows)(w.probs, params + L.by, rows, V);
-    FN(crnn_gemm_nn)(w.probs, w.hs + bh_n, w.why_t, (int)rows, V, H);
-    double loss = 0.0;
-    for (size_t r = 0; r < rows; r++) {
-        const size_t t = r / B, b = r % B;
-        loss += FN(softmax_nll)(w.probs + r * V, targets[b * T + t], V);
+    FN(share)(H, CRNN_PAD, tid, nt, &c0, &c1);
+    for (int t = 0; t < T; t++) {
+        FN(recur_cols)(w->hs + (t + 1) * bh_n, w->hs + t * bh_n,
+                       params + c->L.wxh_t, params + c->L.bh, w->whh_t,
+                       c->inputs + t, (size_t)T, B, H, c0, c1);
+        BARRIER(nt);
     }
-    return loss / B;
+    for (int b = 0; b < B; b++)
+        memcpy(h_last + (size_t)b * H + c0, w->hs + T * bh_n + b * H + c0,
+               (size_t)(c1 - c0) * sizeof(REAL));
+    if (!c->targets)
+        return;
+
+    /* Logits for this thread's rows at once, then softmax row by row. */
+    FN(share)(T * B, 1, tid, nt, &lo, &hi);
+    if (lo >= hi)
+        return;
+    for (int r = lo; r < hi; r++) {
+        REAL *row = w->probs + (size_t)r * c->Vp;
+        memcpy(row, params + c->L.by, (size_t)V * sizeof(REAL));
+        memset(row + V, 0, (size_t)(c->Vn - V) * sizeof(REAL));
+    }
+    FN(crnn_gemm_nn)(w->probs + (size_t)lo * c->Vp, (size_t)c->Vp,
+                     w->hs + bh_n + (size_t)lo * H, (size_t)H, w->why_t,
+                     (size_t)c->Vp, hi - lo, c->Vn, H, 1);
+    for (int r = lo; r < hi; r++) {
+        const int t = r / B, b = r % B;
+        const double loss = FN(softmax_nll)(w->probs + (size_t)r * c->Vp,
+                                            c->targets[b * T + t], V);
+        memcpy((char *)w->row_loss + (size_t)r * sizeof loss, &loss,
+               sizeof loss);
+    }
 }
 
-/* dy = (probs - onehot(targets)) / B, the gradient of the averaged loss. */
-static void FN(output_grad)(REAL *restrict dy, const REAL *restrict probs,
-                            const int32_t *targets, int B, int T, int V)
+/* The chunk's loss: the row losses summed in row order, over B. */
+static double FN(chunk_loss)(const FN(chunk) *c)
 {
+    double sum = 0.0;
+    for (int r = 0; r < c->T * c->B; r++) {
+        double loss;
+        memcpy(&loss, (const char *)c->w.row_loss + r * sizeof loss,
+               sizeof loss);
+        sum += loss;
+    }
+    return sum / c->B;
+}
+
+/* Backward through the chunk, this thread's share.  overwrite: the dense
+ * gradients (Whh, Why, bh, by) and WxhT are set rather than added to. */
+static void FN(backward_pass)(const FN(chunk) *c, REAL *grads, REAL *dh0,
+                              int overwrite, int tid, int nt)
+{
+    const int B = c->B, T = c->T, H = c->H, V = c->V, Vp = c->Vp;
+    const int rows = T * B;
+    const size_t bh_n = (size_t)B * H;
+    const FN(workspace) *w = &c->w;
+    const REAL *params = c->params;
+    const crnn_layout L = c->L;
     const REAL scale = (REAL)1 / (REAL)B;
-    const size_t rows = (size_t)T * B;
-    for (size_t r = 0; r < rows; r++) {
-        const size_t t = r / B, b = r % B;
-        const REAL *p = probs + r * V;
-        REAL *d = dy + r * V;
-        for (int j = 0; j < V; j++)
-            d[j] = p[j];
-        d[targets[b * T + t]] -= 1;
+    int lo, hi, c0, c1;
+
+    /* This thread's rows: dy = (probs - onehot(targets)) / B, then
+     * dhraw = dy Why (the part of dh that comes from the outputs). */
+    FN(share)(rows, 1, tid, nt, &lo, &hi);
+    for (int r = lo; r < hi; r++) {
+        const int t = r / B, b = r % B;
+        const REAL *p = w->probs + (size_t)r * Vp;
+        REAL *d = w->dy + (size_t)r * Vp;
+        memcpy(d, p, (size_t)V * sizeof(REAL));
+        d[c->targets[b * T + t]] -= 1;
         if (B > 1)
             for (int j = 0; j < V; j++)
                 d[j] *= scale;
     }
+    if (lo < hi)
+        FN(crnn_gemm_nn)(w->dhraw + (size_t)lo * H, (size_t)H,
+                         w->dy + (size_t)lo * Vp, (size_t)Vp,
+                         params + L.why, (size_t)H, hi - lo, H, V, 0);
+    BARRIER(nt);
+
+    /* Output layer, this thread's columns: dWhy += dy^T hs, dby. */
+    FN(share)(H, CRNN_PAD, tid, nt, &c0, &c1);
+    if (c0 < c1)
+        FN(crnn_gemm_tn)(grads + L.why + c0, (size_t)H, w->dy, (size_t)Vp,
+                         w->hs + bh_n + c0, (size_t)H, V, c1 - c0, rows,
+                         !overwrite);
+    FN(share)(V, CRNN_PAD, tid, nt, &lo, &hi);
+    for (int j = lo; j < hi; j++) {
+        REAL s = overwrite ? 0 : grads[L.by + j];
+        for (int r = 0; r < rows; r++)
+            s += w->dy[(size_t)r * Vp + j];
+        grads[L.by + j] = s;
+    }
+
+    /* Back through time, this thread's columns of dh: the only sequential
+     * part.  d_t = (dhraw_t + dhnext) (1 - h_t^2) in place; then
+     * dhnext = d_t Whh once every column of d_t is there. */
+    for (int t = T - 1; t >= 0; t--) {
+        REAL *d = w->dhraw + t * bh_n;
+        const REAL *h = w->hs + (t + 1) * bh_n;
+        for (int b = 0; b < B; b++)
+            for (int i = b * H + c0; i < b * H + c1; i++) {
+                const REAL next = t < T - 1 ? w->dhnext[i] : 0;
+                d[i] = (d[i] + next) * (1 - h[i] * h[i]);
+            }
+        BARRIER(nt);
+        if (c0 < c1)
+            FN(crnn_gemm_nn)(w->dhnext + c0, (size_t)H, d, (size_t)H,
+                             params + L.whh + c0, (size_t)H, B, c1 - c0, H, 0);
+    }
+    /* Every d_t is complete: the last step's barrier came after it. */
+
+    /* Recurrent and input weights, this thread's columns. */
+    if (c0 < c1) {
+        FN(crnn_gemm_tn)(grads + L.whh + c0, (size_t)H, w->dhraw, (size_t)H,
+                         w->hs + c0, (size_t)H, H, c1 - c0, rows, !overwrite);
+        REAL *dbh = grads + L.bh;
+        if (overwrite)
+            memset(dbh + c0, 0, (size_t)(c1 - c0) * sizeof(REAL));
+        for (int r = 0; r < rows; r++)
+            for (int i = c0; i < c1; i++)
+                dbh[i] += w->dhraw[(size_t)r * H + i];
+        if (overwrite)
+            for (int v = 0; v < V; v++)
+                memset(grads + L.wxh_t + (size_t)v * H + c0, 0,
+                       (size_t)(c1 - c0) * sizeof(REAL));
+        for (int r = 0; r < rows; r++) {
+            const int t = r / B, b = r % B;
+            REAL *dcol = grads + L.wxh_t + (size_t)c->inputs[b * T + t] * H;
+            const REAL *d = w->dhraw + (size_t)r * H;
+            for (int i = c0; i < c1; i++)
+                dcol[i] += d[i];
+        }
+        if (dh0 != w->dhnext)
+            for (int b = 0; b < B; b++)
+                memcpy(dh0 + (size_t)b * H + c0, w->dhnext + (size_t)b * H + c0,
+                       (size_t)(c1 - c0) * sizeof(REAL));
+    }
+}
+
+/* Runs call with tid and team set, on a team of nt threads (or directly
+ * when nt is 1 or there is no OpenMP). */
+#ifdef _OPENMP
+#define RUN_TEAM(nt, call)                                                   \
+    do {                                                                     \
+        if ((nt) > 1) {                                                      \
+            _Pragma("omp parallel num_threads(nt)")                          \
+            {                                                                \
+                const int tid = CRNN_THREAD_ID();                            \
+                const int team = CRNN_THREAD_COUNT();                        \
+                call;                                                        \
+            }                                                                \
+        } else {                                                             \
+            const int tid = 0, team = 1;                                     \
+            call;                                                            \
+        }                                                                    \
+    } while (0)
+#else
+#define RUN_TEAM(nt, call)                                                   \
+    do {                                                                     \
+        const int tid = 0, team = 1;                                         \
+        (void)(nt);                                                          \
+        call;                                                                \
+    } while (0)
+#endif
+
+static double FN(crnn_forward)(REAL *work, REAL *h_last, const REAL *params,
+                               const int32_t *inputs, const int32_t *targets,
+                               const REAL *h0, int B, int T, int H, int V,
+                               int n_threads)
+{
+    const FN(chunk) c = FN(make_chunk)(work, params, inputs, targets, B, T, H,
+                                       V);
+    const int nt = FN(team_size)(n_threads, B, H);
+    RUN_TEAM(nt, FN(forward_pass)(&c, h_last, h0, tid, team));
+    return targets ? FN(chunk_loss)(&c) : 0.0;
 }
 
 static void FN(crnn_backward)(REAL *grads, REAL *dh0, REAL *work,
-                       const REAL *params, const int32_t *inputs,
-                       const int32_t *targets, int B, int T, int H, int V,
-                       int n_threads)
+                              const REAL *params, const int32_t *inputs,
+                              const int32_t *targets, int B, int T, int H,
+                              int V, int n_threads)
 {
-    (void)n_threads;
-    const crnn_layout L = crnn_param_layout(H, V);
-    const FN(workspace) w = FN(carve)(work, B, T, H, V);
-    const size_t bh_n = (size_t)B * H, rows = (size_t)T * B;
-
-    /* Output layer, whole chunk: dby, dWhy += dy^T hs, dh = dy Why. */
-    FN(output_grad)(w.dy, w.probs, targets, B, T, V);
-    FN(add_row_sums)(grads + L.by, w.dy, rows, V);
-    FN(crnn_gemm_tn)(grads + L.why, w.dy, w.hs + bh_n, V, H, (int)rows);
-    memset(w.dhraw, 0, rows * H * sizeof(REAL));
-    FN(crnn_gemm_nn)(w.dhraw, w.dy, params + L.why, (int)rows, H, V);
-
-    /* Back through time: the only sequential part. */
-    memset(w.dhnext, 0, bh_n * sizeof(REAL));
-    for (int t = T - 1; t >= 0; t--) {
-        REAL *d = w.dhraw + t * bh_n;
-        const REAL *h = w.hs + (t + 1) * bh_n;
-        for (size_t k = 0; k < bh_n; k++)
-            d[k] = (d[k] + w.dhnext[k]) * (1 - h[k] * h[k]);
-        memset(w.dhnext, 0, bh_n * sizeof(REAL));
-        FN(crnn_gemm_nn)(w.dhnext, d, params + L.whh, B, H, H);
-    }
-
-    /* Recurrent and input weights, whole chunk. */
-    FN(add_row_sums)(grads + L.bh, w.dhraw, rows, H);
-    FN(crnn_gemm_tn)(grads + L.whh, w.dhraw, w.hs, H, H, (int)rows);
-    for (size_t r = 0; r < rows; r++) {
-        const size_t t = r / B, b = r % B;
-        REAL *dcol = grads + L.wxh_t + (size_t)inputs[b * T + t] * H;
-        const REAL *d = w.dhraw + r * H;
-        for (int i = 0; i < H; i++)
-            dcol[i] += d[i];
-    }
-    if (dh0 != w.dhnext)
-        memcpy(dh0, w.dhnext, bh_n * sizeof(REAL));
+    const FN(chunk) c = FN(make_chunk)(work, params, inputs, targets, B, T, H,
+                                       V);
+    const int nt = FN(team_size)(n_threads, B, H);
+    RUN_TEAM(nt, FN(backward_pass)(&c, grads, dh0, 0, tid, team));
 }
 
 static void FN(crnn_clip)(REAL *g, REAL limit, size_t n)
@@ -212,43 +416,88 @@ static void FN(crnn_clip)(REAL *g, REAL limit, size_t n)
 }
 
 static void FN(crnn_adagrad)(REAL *restrict p, REAL *restrict mem,
-                      const REAL *restrict g, REAL lr, REAL eps, size_t n)
+                             const REAL *restrict g, REAL lr, REAL eps,
+                             size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         mem[i] += g[i] * g[i];
-        p[i] -= lr * g[i] / (REAL)sqrt(mem[i] + eps);
+        p[i] -= lr * g[i] / REAL_SQRT(mem[i] + eps);
     }
 }
 
-static double FN(crnn_train_step)(REAL *params, REAL *mem, REAL *grads, REAL *work,
-                           REAL *h, const int32_t *inputs,
-                           const int32_t *targets, REAL lr, REAL clip,
-                           REAL eps, int B, int T, int H, int V,
-                           int n_threads)
+/* clip then Adagrad in one pass over memory; g keeps the clipped value. */
+static void FN(clip_adagrad)(REAL *restrict p, REAL *restrict mem,
+                             REAL *restrict g, REAL limit, REAL lr, REAL eps,
+                             size_t n)
 {
-    const crnn_layout L = crnn_param_layout(H, V);
-    const FN(workspace) w = FN(carve)(work, B, T, H, V);
-
-    memset(grads, 0, L.total * sizeof(REAL));
-    const double loss = FN(crnn_forward)(work, h, params, inputs, targets, h,
-                                         B, T, H, V, n_threads);
-    FN(crnn_backward)(grads, w.dh0, work, params, inputs, targets, B, T, H, V,
-                      n_threads);
-    FN(crnn_clip)(grads, clip, L.total);
-
-    /* Dense parameters in one pass; WxhT only for characters present. */
-    FN(crnn_adagrad)(params + L.whh, mem + L.whh, grads + L.whh, lr, eps,
-                     L.total - L.whh);
-    memset(w.seen, 0, (size_t)V * sizeof(REAL));
-    for (size_t k = 0; k < (size_t)B * T; k++) {
-        const size_t row = (size_t)inputs[k] * H;
-        if (w.seen[inputs[k]])
-            continue;
-        w.seen[inputs[k]] = 1;
-        FN(crnn_adagrad)(params + row, mem + row, grads + row, lr, eps,
-                         (size_t)H);
+    for (size_t i = 0; i < n; i++) {
+        REAL x = g[i];
+        x = x > limit ? limit : (x < -limit ? -limit : x);
+        g[i] = x;
+        mem[i] += x * x;
+        p[i] -= lr * x / REAL_SQRT(mem[i] + eps);
     }
-    return loss;
+}
+
+/* The update of train_step, this thread's share: dense parameters (Whh, Why,
+ * bh, by: contiguous) by index ranges, WxhT rows of the characters present
+ * by columns. */
+static void FN(update_pass)(const FN(chunk) *c, REAL *params, REAL *mem,
+                            REAL *grads, REAL lr, REAL clip, REAL eps,
+                            int tid, int nt)
+{
+    const crnn_layout L = c->L;
+    const int H = c->H;
+    const size_t dense = L.total - L.whh;
+    const size_t part = (dense / nt + CRNN_PAD - 1) / CRNN_PAD * CRNN_PAD;
+    const size_t lo = part * tid < dense ? part * tid : dense;
+    const size_t hi = lo + part < dense && tid < nt - 1 ? lo + part : dense;
+    FN(clip_adagrad)(params + L.whh + lo, mem + L.whh + lo, grads + L.whh + lo,
+                     clip, lr, eps, hi - lo);
+    int c0, c1;
+    FN(share)(H, CRNN_PAD, tid, nt, &c0, &c1);
+    if (c0 >= c1)
+        return;
+    for (int v = 0; v < c->V; v++) {
+        if (c->w.seen[v] == 0)
+            continue;
+        const size_t row = L.wxh_t + (size_t)v * H + c0;
+        FN(clip_adagrad)(params + row, mem + row, grads + row, clip, lr, eps,
+                         (size_t)(c1 - c0));
+    }
+}
+
+/* train_step, this thread's share. */
+static void FN(train_pass)(const FN(chunk) *c, REAL *params, REAL *mem,
+                           REAL *grads, REAL *h, REAL lr, REAL clip, REAL eps,
+                           int tid, int nt)
+{
+    if (tid == 0) {
+        /* WxhT rows of characters absent from the chunk: zero gradient,
+         * no update (the same result for less work). */
+        memset(c->w.seen, 0, (size_t)c->V * sizeof(REAL));
+        for (int k = 0; k < c->B * c->T; k++)
+            c->w.seen[c->inputs[k]] = 1;
+    }
+    FN(forward_pass)(c, h, h, tid, nt);
+    BARRIER(nt);
+    FN(backward_pass)(c, grads, c->w.dhnext, 1, tid, nt);
+    BARRIER(nt);
+    FN(update_pass)(c, params, mem, grads, lr, clip, eps, tid, nt);
+}
+
+static double FN(crnn_train_step)(REAL *params, REAL *mem, REAL *grads,
+                                  REAL *work, REAL *h, const int32_t *inputs,
+                                  const int32_t *targets, REAL lr, REAL clip,
+                                  REAL eps, int B, int T, int H, int V,
+                                  int n_threads)
+{
+    const FN(chunk) c = FN(make_chunk)(work, params, inputs, targets, B, T, H,
+                                       V);
+    const int nt = FN(team_size)(n_threads, B, H);
+    RUN_TEAM(nt, FN(train_pass)(&c, params, mem, grads, h, lr, clip, eps, tid,
+                                team));
+    return FN(chunk_loss)(&c);
 }
 
 /* Index of the first maximum of y (V). */
@@ -285,29 +534,39 @@ static int FN(draw)(REAL *y, double u, double temperature, int V)
     return last_possible; /* u*total rounded up past the sum */
 }
 
-static void FN(crnn_sample)(int32_t *out, REAL *h, REAL *work, const REAL *params,
-                     int32_t x0, const double *uniforms, double temperature,
-                     int n, int H, int V)
+static void FN(crnn_sample)(int32_t *out, REAL *h, REAL *work,
+                            const REAL *params, int32_t x0,
+                            const double *uniforms, double temperature, int n,
+                            int H, int V)
 {
     const crnn_layout L = crnn_param_layout(H, V);
+    const int Vp = (int)crnn_padded((size_t)V);
+    const int Vn = (V + LANES - 1) / LANES * LANES;
     REAL *whh_t = work, *why_t = whh_t + (size_t)H * H;
-    REAL *hnew = why_t + (size_t)H * V, *y = hnew + H;
+    REAL *hnew = why_t + (size_t)H * Vp, *y = hnew + H;
 
-    FN(transpose)(whh_t, params + L.whh, H, H);
-    FN(transpose)(why_t, params + L.why, V, H);
+    FN(transpose)(whh_t, (size_t)H, params + L.whh, H, H, 0, H);
+    FN(transpose)(why_t, (size_t)Vp, params + L.why, V, H, 0, H);
     int32_t x = x0;
     for (int i = 0; i < n; i++) {
-        FN(recur_step)(hnew, h, params + L.wxh_t, params + L.bh, whh_t, &x, 0,
-                       1, H);
+        FN(recur_cols)(hnew, h, params + L.wxh_t, params + L.bh, whh_t, &x, 0,
+                       1, H, 0, H);
         memcpy(h, hnew, (size_t)H * sizeof(REAL));
         memcpy(y, params + L.by, (size_t)V * sizeof(REAL));
-        FN(crnn_gemm_nn)(y, h, why_t, 1, V, H);
+        memset(y + V, 0, (size_t)(Vn - V) * sizeof(REAL));
+        FN(crnn_gemm_nn)(y, (size_t)Vn, h, (size_t)H, why_t, (size_t)Vp, 1, Vn,
+                         H, 1);
         x = temperature == 0.0 ? FN(argmax)(y, V)
                                : FN(draw)(y, uniforms[i], temperature, V);
         out[i] = x;
     }
 }
 
+#undef RUN_TEAM
+#undef MIN_WORK_PER_THREAD
+#undef BARRIER
+#undef REAL_SQRT
+#undef LANES
 #undef FN
 #undef CRNN_CAT
 #undef CRNN_CAT_

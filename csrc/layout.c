@@ -1,7 +1,8 @@
-/* Buffer layouts shared by both float types (see crnn.h). */
+/* Buffer layouts shared by both float types (see crnn.h; the workspace
+ * pieces are carved in kernels_impl.h, in the order listed here). */
 #include <stdint.h>
 
-#include "crnn.h"
+#include "internal.h"
 
 crnn_layout crnn_param_layout(int H, int V)
 {
@@ -30,25 +31,28 @@ static size_t add(size_t a, size_t b)
 
 size_t crnn_forward_workspace(int B, int T, int H, int V)
 {
-    const size_t b = (size_t)B, t = (size_t)T, h = (size_t)H, v = (size_t)V;
-    size_t n = mul(mul(t + 1, b), h);   /* hs    */
-    n = add(n, mul(mul(t, b), v));      /* probs */
-    n = add(n, mul(h, h));              /* Whh^T */
-    return add(n, mul(h, v));           /* Why^T */
+    const size_t b = (size_t)B, t = (size_t)T, h = (size_t)H;
+    const size_t vp = crnn_padded((size_t)V);
+    size_t n = mul(mul(t + 1, b), h);   /* hs (T+1,B,H)                  */
+    n = add(n, mul(mul(t, b), vp));     /* probs (T,B,Vp)                */
+    n = add(n, mul(h, h));              /* Whh^T                         */
+    n = add(n, mul(h, vp));             /* Why^T (H,Vp)                  */
+    return add(n, mul(2 * t, b));       /* row losses: T*B doubles       */
 }
 
 size_t crnn_train_workspace(int B, int T, int H, int V)
 {
     const size_t b = (size_t)B, t = (size_t)T, h = (size_t)H, v = (size_t)V;
     size_t n = crnn_forward_workspace(B, T, H, V);
-    n = add(n, mul(mul(t, b), v));      /* dy           */
-    n = add(n, mul(mul(t, b), h));      /* dhraw        */
-    n = add(n, mul(2 * b, h));          /* dhnext, dh0  */
-    return add(n, v);                   /* seen         */
+    n = add(n, mul(mul(t, b), crnn_padded(v))); /* dy (T,B,Vp)           */
+    n = add(n, mul(mul(t, b), h));      /* dhraw                         */
+    n = add(n, mul(2 * b, h));          /* dhnext, dh0                   */
+    return add(n, v);                   /* seen                          */
 }
 
 size_t crnn_sample_workspace(int H, int V)
 {
-    const size_t h = (size_t)H, v = (size_t)V;
-    return add(add(mul(h, h), mul(h, v)), h + v);
+    const size_t h = (size_t)H, vp = crnn_padded((size_t)V);
+    /* Whh^T | Why^T (H,Vp) | h (H) | logits (Vp) */
+    return add(add(mul(h, h), mul(h, vp)), h + vp);
 }

@@ -6,30 +6,36 @@
 
 #define ISA _baseline
 #define CRNN_VECTOR_BYTES 16
+#define CRNN_VECTOR_REGS 16
 #include "ops_impl.h"
 #include "kernels_impl.h"
 #undef ISA
 #undef CRNN_VECTOR_BYTES
+#undef CRNN_VECTOR_REGS
 
 #if CRNN_MULTI_ISA
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define ISA _avx2
 #define CRNN_VECTOR_BYTES 32
+#define CRNN_VECTOR_REGS 16
 #include "ops_impl.h"
 #include "kernels_impl.h"
 #undef ISA
 #undef CRNN_VECTOR_BYTES
+#undef CRNN_VECTOR_REGS
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma", "prefer-vector-width=512")
 #define ISA _avx512
 #define CRNN_VECTOR_BYTES 64
+#define CRNN_VECTOR_REGS 32
 #include "ops_impl.h"
 #include "kernels_impl.h"
 #undef ISA
 #undef CRNN_VECTOR_BYTES
+#undef CRNN_VECTOR_REGS
 #pragma GCC pop_options
 #endif
 
