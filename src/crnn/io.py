@@ -183,7 +183,15 @@ def _read_model(f: BinaryIO) -> CharRNN:
     try:
         archive = zipfile.ZipFile(f)
     except zipfile.BadZipFile:
-        raise ModelFormatError("not a crnn model file (not an .npz/zip archive)") from None
+        f.seek(0)
+        if f.read(4) == b"PK\x03\x04":  # starts like a zip, but its directory is gone
+            raise ModelFormatError(
+                "the file is damaged or truncated (a zip archive without its end); "
+                "use an intact copy of the model"
+            ) from None
+        raise ModelFormatError(
+            "damaged, truncated, or not a crnn model file (not an .npz/zip archive)"
+        ) from None
     with archive:
         members = _check_members(archive, file_size)
         meta = _parse_meta(_read_member_bytes(archive, members["meta.npy"]))

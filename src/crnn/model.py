@@ -407,7 +407,7 @@ class CharRNN:
         return {
             "nats_per_char": nats,
             "bits_per_char": nats / math.log(2),
-            "perplexity": math.exp(nats),
+            "perplexity": math.exp(nats) if nats < 709.78 else math.inf,  # exp overflows past ~709.78
             "chars": chars,
         }
 
