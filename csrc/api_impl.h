@@ -68,6 +68,16 @@ void PUBLIC(crnn_sample)(int32_t *out, REAL *h, REAL *work,
                            H, V))
 }
 
+void PUBLIC(crnn_tanh)(REAL *x, size_t n)
+{
+    DISPATCH(crnn_vtanh, (x, n))
+}
+
+void PUBLIC(crnn_exp)(REAL *x, size_t n)
+{
+    DISPATCH(crnn_vexp, (x, n))
+}
+
 #undef DISPATCH
 #undef PUBLIC
 #undef VARIANT

@@ -116,6 +116,14 @@ void crnn_sample_f32(int32_t *out, float *h, float *work, const float *params,
                      int32_t x0, const double *uniforms, double temperature,
                      int n, int H, int V);
 
+/* The element-wise functions inside the kernels, x = tanh(x) and x = exp(x)
+ * in place over n elements, on the active instruction-set variant: exposed
+ * so that their accuracy can be tested directly. */
+void crnn_tanh_f64(double *x, size_t n);
+void crnn_tanh_f32(float *x, size_t n);
+void crnn_exp_f64(double *x, size_t n);
+void crnn_exp_f32(float *x, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
