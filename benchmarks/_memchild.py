@@ -10,13 +10,21 @@ the corpus would show up as a collapse of that figure).
                        model.train(text, iterations)        (the obvious use of the API)
     --impl crnn-ids    the same, but encode_corpus(text, vocab) and drop the str
                        before training on the compact id array
+    --impl crnn-file   streaming: crnn.data.vocab_from_file, encode_file to a
+                       memory-mapped id file, model.train(memmap, iterations)
+    --impl crnn-cli    `python -m crnn train PATH -o MODEL --iterations N --seed 0`
+                       (defaults otherwise, e.g. 10% validation) as a child of
+                       this small process; its peak is RUSAGE_CHILDREN's ru_maxrss
     --impl numpy       the vectorised NumPy baseline: str + int32 ids
 """
 
 import argparse
 import json
+import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -37,9 +45,33 @@ def vm_hwm():
     return None
 
 
+def run_cli(args) -> None:
+    """Peak RSS of the `crnn train` command, run as our child."""
+    start = maxrss()
+    with tempfile.TemporaryDirectory(prefix="crnn-bench-cli-") as tmp:
+        cmd = [sys.executable, "-m", "crnn", "train", args.path, "-o",
+               os.path.join(tmp, "model.npz"), "--iterations", str(args.iterations),
+               "--hidden-size", str(args.hidden), "--seq-length", str(args.seq), "--seed", "0"]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        sys.exit(proc.returncode)
+    r = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak = r if sys.platform == "darwin" else r * 1024
+    print(json.dumps({
+        "peak_rss": peak,
+        "phases": {"imports": start, "crnn train": peak},
+        "iterations": args.iterations,
+        "command_seconds": wall,
+        "chars_per_s": None,  # includes start-up, reading, encoding, validation, saving
+    }))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--impl", required=True, choices=("crnn-text", "crnn-ids", "numpy"))
+    ap.add_argument("--impl", required=True, choices=("crnn-text", "crnn-ids", "crnn-file", "crnn-cli", "numpy"))
     ap.add_argument("--path", required=True)
     ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--hidden", type=int, default=100)
@@ -48,9 +80,35 @@ def main() -> None:
     H, T = args.hidden, args.seq
     phases = {}
 
+    if args.impl == "crnn-cli":
+        run_cli(args)
+        return
+
     import numpy as np
 
-    if args.impl.startswith("crnn"):
+    if args.impl == "crnn-file":
+        import tempfile
+
+        import crnn  # noqa: F401
+        from crnn.data import encode_file, vocab_from_file
+
+        try:
+            from crnn import CharRNN
+        except ImportError:
+            from crnn.model import CharRNN
+        phases["imports"] = maxrss()
+        vocab = vocab_from_file(args.path)
+        phases["vocab"] = maxrss()
+        tmpdir = tempfile.mkdtemp(prefix="crnn-bench-ids-")
+        ids_path = os.path.join(tmpdir, "ids.bin")
+        data = encode_file(args.path, vocab, ids_path)
+        phases["encode"] = maxrss()
+        model = CharRNN(vocab, hidden_size=H, seq_length=T, learning_rate=0.1, seed=0)
+
+        def train(n):
+            model.train(data, iterations=n)
+
+    elif args.impl.startswith("crnn"):
         import crnn  # noqa: F401
         from crnn.data import encode_corpus, read_text
 
@@ -101,6 +159,10 @@ def main() -> None:
     train(args.iterations)
     dt = time.perf_counter() - t0
     phases["timed_train_call"] = maxrss()
+    if args.impl == "crnn-file":
+        del data, model
+        os.remove(ids_path)
+        os.rmdir(tmpdir)
     print(json.dumps({
         "peak_rss": maxrss(),
         "vm_hwm": vm_hwm(),

@@ -707,7 +707,7 @@ def run_memory(ctx) -> list[dict]:
     iterations = ctx.args.mem_iterations
     impls = []
     if ctx.crnn.api:
-        impls += ["crnn-text", "crnn-ids"]
+        impls += ["crnn-text", "crnn-ids", "crnn-file", "crnn-cli"]
     impls.append("numpy")
     rows = []
     tmp = tempfile.mkdtemp(prefix="crnn-bench-")
@@ -749,6 +749,8 @@ def run_memory(ctx) -> list[dict]:
 MEM_DESCRIPTIONS = {
     "crnn-text": "crnn: read_text, Vocab.from_text, train(text)",
     "crnn-ids": "crnn: read_text, encode_corpus, del text, train(ids)",
+    "crnn-file": "crnn: vocab_from_file, encode_file, train(memmap)",
+    "crnn-cli": "crnn train FILE (CLI, default options)",
     "numpy": "numpy vectorised: str + int32 ids",
 }
 
@@ -766,10 +768,11 @@ def print_memory(rows: list[dict]) -> None:
             print(f"{name:<52} {'-':>11} {'-':>7} {'-':>19}  {'-':>13}  {r['error'][:60]}")
             continue
         ph = r["phases"]
+        rate = fmt_rate(r["chars_per_s"]) if r.get("chars_per_s") else "-"
         # the first phase that brought ru_maxrss within 2% of the final peak
         where = next(k for k, v in ph.items() if v >= 0.98 * r["peak_rss"])
         print(f"{name:<52} {r['peak_rss'] / 1e6:>11.0f} {r['peak_over_text']:>7.2f} "
-              f"{r['peak_above_start_over_text']:>19.2f}  {fmt_rate(r['chars_per_s']):>13}  {where}")
+              f"{r['peak_above_start_over_text']:>19.2f}  {rate:>13}  {where}")
 
 
 # --------------------------------------------------------------------------
