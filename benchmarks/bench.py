@@ -140,6 +140,11 @@ class Crnn:
                 pass
         if self.kernels is not None:
             d["kernels_file"] = getattr(self.kernels, "__file__", None)
+            if hasattr(self.kernels, "cpu_path"):
+                try:
+                    d["cpu_path"] = self.kernels.cpu_path()
+                except Exception:
+                    pass
         return d
 
     def thread_kwargs(self, n_threads: int) -> tuple[dict, dict]:
@@ -236,6 +241,17 @@ def machine_info() -> dict:
         "torch": torch_version(),
         "loadavg_start": _loadavg(),
     }
+
+
+def busy_warning(machine: dict, key: str = "loadavg_start") -> Optional[str]:
+    """A warning when other processes are using the CPUs (the 1-minute load average)."""
+    load, cpus = machine.get(key), machine.get("cpus_usable") or 1
+    if load and load[0] > 0.5 * cpus:
+        return (f"WARNING: the machine is busy (load average {load[0]:g} on {cpus} CPUs): "
+                "wall-clock figures are low and noisy, and multi-threaded rows (PyTorch's "
+                "2-thread row above all, whose OpenMP threads spin) can collapse; compare "
+                "ratios of 1-thread rows, or re-run on an idle machine")
+    return None
 
 
 def _loadavg() -> Optional[list]:
@@ -901,9 +917,13 @@ def main(argv=None) -> int:
           f"vocabulary {ctx.V}")
     cd = ctx.crnn.describe()
     print(f"crnn: {'API + kernels' if cd['api'] else 'kernels only' if cd['kernels'] else 'not measured'}"
-          f"{' (' + cd.get('location', '') + ')' if cd['imported'] else ''}")
+          f"{' (' + cd.get('location', '') + ')' if cd['imported'] else ''}"
+          f"{', kernel path ' + str(cd['cpu_path']) if 'cpu_path' in cd else ''}")
     for note in ctx.crnn.notes:
         print(f"  note: {note}")
+    busy = busy_warning(machine)
+    if busy:
+        print(busy)
     print(f"repeats {args.repeats}, ~{args.seconds:g} s each; median, min-max over repeats; "
           f"ratio = median / the group's reference row, same run")
 
@@ -928,7 +948,11 @@ def main(argv=None) -> int:
     print_targets(targets)
 
     machine["loadavg_end"] = _loadavg()
+    busy = busy or busy_warning(machine, "loadavg_end")
+    if busy and targets:
+        print(busy)
     report = {
+        "busy_warning": busy,
         "suite": args.suite,
         "command": command,
         "argv": sys.argv,
