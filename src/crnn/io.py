@@ -82,6 +82,12 @@ def save(model: CharRNN, path: Any) -> None:
     if not os.path.isdir(folder):
         raise FileNotFoundError(2, f"cannot save the model: folder {folder!r} does not exist")
     arrays = _model_arrays(model)
+    broken = [name for name in PARAM_NAMES + MEMORY_NAMES + ("hidden",) if not np.isfinite(arrays[name]).all()]
+    if broken:
+        raise ValueError(
+            f"cannot save the model: {', '.join(broken)} contain NaN or infinite values "
+            "(training diverged?); nothing was written"
+        )
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".crnn-", suffix=".tmp")
     except OSError as exc:

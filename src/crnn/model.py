@@ -302,8 +302,17 @@ class CharRNN:
             if callback is not None and self._iteration % callback_every == 0:
                 info = meter.report(self._iteration, loss, self._smooth_loss)
                 if callback(self, info) is False:
+                    self._check_finite(loss)
                     return done
+        if iterations:
+            self._check_finite(loss)
         return iterations
+
+    def _check_finite(self, loss: float) -> None:
+        """Roll back and raise if an update left non-finite weights (the loss,
+        computed before the update, can still be finite)."""
+        if not (np.isfinite(self._flat).all() and np.isfinite(self._memory_flat).all()):
+            self._roll_back(loss)
 
     def _segment_length(self, n_chars: int) -> int:
         """Length of each stream's contiguous share of the corpus."""
