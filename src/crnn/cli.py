@@ -488,6 +488,7 @@ class TrainingSession:
         self.saved_iteration: Optional[int] = None
         self.stop_reason: Optional[str] = None  # "done", "time", "interrupt", "diverged"
         self.diverged_at: Optional[int] = None
+        self.diverged_what = "the loss or the weights became NaN or infinite"
         self.val_nats: Optional[float] = None
         self.started = time.monotonic()
         self.progress = Progress(plan, model)
@@ -531,22 +532,54 @@ class TrainingSession:
             return
         if self.stop_reason is not None or iteration % self.plan.checkpoint_every == 0:
             self.checkpoint()
+        if self.stop_reason == "diverged":
+            return
         if self.plan.sample_every and iteration % self.plan.sample_every == 0:
             self.show_sample()
 
     def checkpoint(self) -> None:
-        """Save MODEL atomically, then measure and report validation loss."""
+        """Measure validation loss, then save MODEL atomically and report.
+
+        Validation comes first: weights that are finite but broken (a huge
+        learning rate) give a NaN or infinite validation loss, and such a
+        model is treated as diverged and never saved over a good checkpoint.
+        """
         if self.saved_iteration == self.model.iteration:
             return
-        self.model.save(self.opts.output)
-        self.saved_iteration = self.model.iteration
-        message = f"iteration {self.model.iteration:,}: saved '{self.opts.output}'"
+        result = None
         if len(self.val_ids):
             result = self.model.evaluate(self.val_ids)
+            if not math.isfinite(result["nats_per_char"]):
+                self.diverged_at, self.stop_reason = self.model.iteration, "diverged"
+                self.diverged_what = f"the validation loss became {result['nats_per_char']}"
+                return
+        try:
+            self.model.save(self.opts.output)
+        except OSError as exc:
+            self._fail_checkpoint(exc)
+        self.saved_iteration = self.model.iteration
+        message = f"iteration {self.model.iteration:,}: saved '{self.opts.output}'"
+        if result is not None:
             self.val_nats = result["nats_per_char"]
             self.log.set_validation(self.val_nats)
-            message += f"; validation {self.val_nats:.4f} nats/char, {result['bits_per_char']:.4f} bits/char"
+            message += (f"; validation {_num(self.val_nats)} nats/char, "
+                        f"{_num(result['bits_per_char'])} bits/char")
         self.progress.note(message)
+
+    def _fail_checkpoint(self, exc: OSError) -> NoReturn:
+        """A checkpoint could not be written (disk full, folder made read-only ...):
+        crnn.io.save has left any previous file intact; say which one that is."""
+        output = self.opts.output
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        if self.saved_iteration is not None:
+            kept = f"'{output}' still holds the checkpoint of iteration {self.saved_iteration:,}"
+        elif os.path.exists(output):
+            kept = f"'{output}' was not changed"
+        else:
+            kept = "no model was saved"
+        fail(f"could not save the checkpoint of iteration {self.model.iteration:,} to '{output}' "
+             f"({reason}); {kept}; free some space or fix the folder, then run the same "
+             "command with --resume")
 
     def show_sample(self) -> None:
         text = self.model.sample(SAMPLE_LENGTH, seed=self.model.iteration)
@@ -563,9 +596,9 @@ class TrainingSession:
             sys.exit(EXIT_INTERRUPTED)
         seconds = time.monotonic() - self.started
         why = "Time limit reached" if self.stop_reason == "time" else "Done"
-        val = f", validation {self.val_nats:.4f} nats/char" if self.val_nats is not None else ""
+        val = f", validation {_num(self.val_nats)} nats/char" if self.val_nats is not None else ""
         click.echo(f"{why}: {model.iteration:,} iterations (smooth loss "
-                   f"{model.smooth_loss / model.seq_length:.4f} nats/char{val}) in {seconds:.1f} s; "
+                   f"{_num(model.smooth_loss / model.seq_length)} nats/char{val}) in {seconds:.1f} s; "
                    f"saved '{output}'. Try: crnn sample {output}", err=True)
 
     def _fail_diverged(self) -> NoReturn:
@@ -576,8 +609,8 @@ class TrainingSession:
             kept = f"'{output}' was not changed"
         else:
             kept = "no model was saved"
-        fail(f"training diverged at iteration {self.diverged_at:,} (the loss or the weights "
-             f"became NaN or infinite); {kept}; try a smaller --learning-rate than "
+        fail(f"training diverged at iteration {self.diverged_at:,} ({self.diverged_what}); "
+             f"{kept}; try a smaller --learning-rate than "
              f"{self.model.learning_rate:g}")
 
 
@@ -654,7 +687,7 @@ class Progress:
 
     def _status(self) -> str:
         info = self.info
-        return (f"it {info['iteration']:,}  loss {info['smooth_loss'] / self.model.seq_length:.3f}"
+        return (f"it {info['iteration']:,}  loss {_num(info['smooth_loss'] / self.model.seq_length, 3)}"
                 f"  {_si(self._chars_per_sec())} chars/s")
 
     def update(self, info: dict) -> None:
@@ -678,7 +711,7 @@ class Progress:
         info = self.info
         self.printed_iteration = info["iteration"]
         click.echo(f"iteration {info['iteration']:,}{total}  loss "
-                   f"{info['smooth_loss'] / self.model.seq_length:.4f} nats/char  "
+                   f"{_num(info['smooth_loss'] / self.model.seq_length)} nats/char  "
                    f"{_si(self._chars_per_sec())} chars/s{eta}", file=self.stream)
 
     def _chars_per_sec(self) -> float:
@@ -710,6 +743,11 @@ class Progress:
             self.stream.flush()
             self.last_shown = -math.inf  # redraw the bar at the next update
         click.echo(message, file=self.stream)
+
+
+def _num(value: float, digits: int = 4) -> str:
+    """A loss for people: fixed decimals, or scientific when absurdly large."""
+    return f"{value:.{digits}f}" if abs(value) < 1e6 else f"{value:.{digits}g}"
 
 
 def _si(value: float) -> str:
@@ -853,9 +891,9 @@ def evaluate(model_path: str, files: Sequence[str], as_json: bool, encoding: str
         click.echo(json.dumps(report, indent=2))
         return
     click.echo(f"chars       {report['chars']}")
-    click.echo(f"nats/char   {report['nats_per_char']:.4f}")
-    click.echo(f"bits/char   {report['bits_per_char']:.4f}")
-    click.echo(f"perplexity  {report['perplexity']:.4f}")
+    click.echo(f"nats/char   {_num(report['nats_per_char'])}")
+    click.echo(f"bits/char   {_num(report['bits_per_char'])}")
+    click.echo(f"perplexity  {_num(report['perplexity'])}")
 
 
 # ----------------------------------------------------------------------
