@@ -3,14 +3,17 @@
 Environment switches:
   CRNN_DEBUG=1     -O0 -g and Cython bounds/wraparound checks on
   CRNN_SANITIZE=1  additionally -fsanitize=address,undefined (see scripts/)
+  CRNN_OPENMP=0    build without OpenMP (the kernels then use one thread)
 """
 
 import os
 import sys
+import tempfile
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("CRNN_DEBUG") == "1"
 SANITIZE = os.environ.get("CRNN_SANITIZE") == "1"
@@ -35,6 +38,54 @@ else:
         compile_args += flags
         link_args += flags
 
+
+OPENMP_PROBE = """
+#include <omp.h>
+int main(void)
+{
+    int n = 0;
+#pragma omp parallel num_threads(2) reduction(+ : n)
+    n += omp_get_num_threads() > 0;
+    return n > 0 ? 0 : 1;
+}
+"""
+
+
+class BuildExt(build_ext):
+    """build_ext that adds OpenMP flags when this compiler can build and link
+    an OpenMP program; without them the kernels still build (one thread)."""
+
+    def build_extensions(self):
+        cflags, lflags = self.openmp_flags()
+        for e in self.extensions:
+            e.extra_compile_args = list(e.extra_compile_args or []) + cflags
+            e.extra_link_args = list(e.extra_link_args or []) + lflags
+        super().build_extensions()
+
+    def openmp_flags(self):
+        if os.environ.get("CRNN_OPENMP") == "0":
+            return [], []
+        if self.compiler.compiler_type == "msvc":
+            candidates = [(["/openmp"], [])]
+        else:
+            candidates = [(["-fopenmp"], ["-fopenmp"])]
+        for cflags, lflags in candidates:
+            with tempfile.TemporaryDirectory() as tmp:
+                src = os.path.join(tmp, "openmp_probe.c")
+                with open(src, "w") as f:
+                    f.write(OPENMP_PROBE)
+                try:
+                    objs = self.compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
+                    self.compiler.link_executable(objs, os.path.join(tmp, "openmp_probe"),
+                                                  extra_postargs=lflags)
+                except Exception:  # CompileError, LinkError: no usable OpenMP
+                    continue
+            print(f"crnn: building with OpenMP ({' '.join(cflags)})")
+            return cflags, lflags
+        print("crnn: OpenMP not available; the kernels will use one thread")
+        return [], []
+
+
 directives = {
     "language_level": 3,
     "boundscheck": DEBUG,
@@ -52,4 +103,5 @@ ext = Extension(
     extra_link_args=link_args,
 )
 
-setup(ext_modules=cythonize([ext], compiler_directives=directives))
+setup(ext_modules=cythonize([ext], compiler_directives=directives),
+      cmdclass={"build_ext": BuildExt})

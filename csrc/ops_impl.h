@@ -3,12 +3,12 @@
  * for one float type and instruction set (REAL, IREAL, SUFFIX, ISA,
  * CRNN_VECTOR_BYTES and CRNN_VECTOR_REGS: see variants.h):
  *
- *   crnn_gemm_nn    C (M,N) = beta*C + A B,    A (M,K), B (K,N)
- *   crnn_gemm_tn    C (M,N) = beta*C + A^T B,  A (K,M), B (K,N)
+ *   crnn_gemm       C (M,N) = beta*C + op(A) B, B (K,N), with op(A) (M,K)
+ *                   given by strides: A itself, A^T, or k walked backwards
  *   crnn_vtanh      x = tanh(x) over an array
  *   crnn_vexp_shifted  x = exp(x - shift) over an array
  *
- * All matrices are row-major with explicit row strides (ld*); beta is 0 or 1.
+ * Matrices are row-major with explicit strides; beta is 0 or 1.
  *
  * Every element of C is one sum over k in increasing order, accumulated in
  * REAL with the same multiply-add in every code path (vector, narrower
@@ -79,8 +79,9 @@ typedef IREAL IVEC __attribute__((vector_size(CRNN_VECTOR_BYTES)));
  * and acc lives in registers.  load_c: start from C, else from zero. */
 #define DEFINE_TILE(TAG, VT)                                                 \
     CRNN_ALWAYS_INLINE void OP(tile_##TAG)(                                  \
-        REAL *restrict C, size_t ldc, const REAL *restrict A, size_t ars,    \
-        size_t aks, const REAL *restrict Bm, size_t ldb, int K, int load_c,  \
+        REAL *restrict C, size_t ldc, const REAL *restrict A, ptrdiff_t ars, \
+        ptrdiff_t aks, const REAL *restrict Bm, ptrdiff_t ldb, int K,        \
+        int load_c,                                                          \
         const int mr, const int nv, size_t last)                             \
     {                                                                        \
         enum { W = sizeof(VT) / sizeof(REAL) };                              \
@@ -93,12 +94,12 @@ typedef IREAL IVEC __attribute__((vector_size(CRNN_VECTOR_BYTES)));
             acc[i][v] = load_c ? OP(load_##TAG)(C + i * ldc + off[v])        \
                                : (VT){0};                                    \
         for (int k = 0; k < K; k++) {                                        \
-            const REAL *b = Bm + (size_t)k * ldb;                            \
+            const REAL *b = Bm + k * ldb;                                    \
             VT bv[TILE_MAX_VECS];                                            \
             _Pragma("GCC unroll 16") for (int v = 0; v < nv; v++)            \
                 bv[v] = OP(load_##TAG)(b + off[v]);                          \
             _Pragma("GCC unroll 16") for (int i = 0; i < mr; i++) {          \
-                const REAL a = A[i * ars + (size_t)k * aks];                 \
+                const REAL a = A[i * ars + k * aks];                         \
                 _Pragma("GCC unroll 16") for (int v = 0; v < nv; v++)        \
                     acc[i][v] += a * bv[v];                                  \
             }                                                                \
@@ -116,8 +117,9 @@ DEFINE_TILE(s, REAL)
 /* mr rows of C, all N columns, in tiles of up to TILE_VECS(mr) vectors with
  * the vectors shared out evenly between the tiles. */
 CRNN_ALWAYS_INLINE void OP(tile_row)(REAL *C, size_t ldc, const REAL *A,
-                                     size_t ars, size_t aks, const REAL *Bm,
-                                     size_t ldb, int N, int K, int load_c,
+                                     ptrdiff_t ars, ptrdiff_t aks,
+                                     const REAL *Bm, ptrdiff_t ldb, int N,
+                                     int K, int load_c,
                                      const int mr)
 {
     if (N < VL) { /* narrower than one vector: column by column */
@@ -150,12 +152,13 @@ CRNN_ALWAYS_INLINE void OP(tile_row)(REAL *C, size_t ldc, const REAL *A,
     }
 }
 
-/* C (M,N) = beta*C + op(A) B with op(A)(i,k) = A[i*ars + k*aks].  Rows go
- * in blocks of TILE_MAX_ROWS, then halves of it for the remainder; K goes in
+/* C (M,N) = beta*C + op(A) B with op(A)(i,k) = A[i*ars + k*aks] and row k
+ * of B at Bm + k*ldb (negative strides walk k backwards).  Rows go in
+ * blocks of TILE_MAX_ROWS, then halves of it for the remainder; K goes in
  * slices of TILE_KC, each slice adding to what the previous one stored. */
-CRNN_ALWAYS_INLINE void OP(gemm)(REAL *C, size_t ldc, const REAL *A,
-                                 size_t ars, size_t aks, const REAL *Bm,
-                                 size_t ldb, int M, int N, int K, int beta)
+static void OP(crnn_gemm)(REAL *C, size_t ldc, const REAL *A, ptrdiff_t ars,
+                          ptrdiff_t aks, const REAL *Bm, ptrdiff_t ldb, int M,
+                          int N, int K, int beta)
 {
     if (K == 0 && !beta) {
         for (int i = 0; i < M; i++)
@@ -184,20 +187,6 @@ CRNN_ALWAYS_INLINE void OP(gemm)(REAL *C, size_t ldc, const REAL *A,
             ROWS(1);
 #undef ROWS
     }
-}
-
-static void OP(crnn_gemm_nn)(REAL *C, size_t ldc, const REAL *A, size_t lda,
-                             const REAL *Bm, size_t ldb, int M, int N, int K,
-                             int beta)
-{
-    OP(gemm)(C, ldc, A, lda, 1, Bm, ldb, M, N, K, beta);
-}
-
-static void OP(crnn_gemm_tn)(REAL *C, size_t ldc, const REAL *A, size_t lda,
-                             const REAL *Bm, size_t ldb, int M, int N, int K,
-                             int beta)
-{
-    OP(gemm)(C, ldc, A, 1, lda, Bm, ldb, M, N, K, beta);
 }
 
 /* ------------------------------------------------------------ exp and tanh
@@ -369,36 +358,20 @@ static void OP(crnn_vexp_shifted)(REAL *x, REAL shift, int n)
 
 #else /* !CRNN_VECTOR_EXT: plain loops, libm */
 
-static void OP(crnn_gemm_nn)(REAL *C, size_t ldc, const REAL *A, size_t lda,
-                             const REAL *Bm, size_t ldb, int M, int N, int K,
-                             int beta)
+/* C (M,N) = beta*C + op(A) B: see the vector version above. */
+static void OP(crnn_gemm)(REAL *C, size_t ldc, const REAL *A, ptrdiff_t ars,
+                          ptrdiff_t aks, const REAL *Bm, ptrdiff_t ldb, int M,
+                          int N, int K, int beta)
 {
     for (int i = 0; i < M; i++) {
         REAL *c = C + i * ldc;
         if (!beta)
             memset(c, 0, (size_t)N * sizeof(REAL));
         for (int k = 0; k < K; k++) {
-            const REAL aik = A[i * lda + k];
+            const REAL aik = A[i * ars + k * aks];
             const REAL *b = Bm + k * ldb;
             for (int j = 0; j < N; j++)
                 c[j] += aik * b[j];
-        }
-    }
-}
-
-static void OP(crnn_gemm_tn)(REAL *C, size_t ldc, const REAL *A, size_t lda,
-                             const REAL *Bm, size_t ldb, int M, int N, int K,
-                             int beta)
-{
-    for (int i = 0; i < M; i++) {
-        REAL *c = C + i * ldc;
-        if (!beta)
-            memset(c, 0, (size_t)N * sizeof(REAL));
-        for (int k = 0; k < K; k++) {
-            const REAL aki = A[k * lda + i];
-            const REAL *b = Bm + k * ldb;
-            for (int j = 0; j < N; j++)
-                c[j] += aki * b[j];
         }
     }
 }

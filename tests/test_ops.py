@@ -139,3 +139,39 @@ def test_every_length_is_processed_and_nothing_beyond(name, dtype, isa, rng):
         whole = apply(name, x)
         assert np.array_equal(got[:n], whole[:n]), n
         assert np.array_equal(got[n:], x[n:]), n
+
+
+# ---------------------------------------------------------------------------
+# the kernels' results do not depend on the number of threads
+
+def _train_case(rng, B, T, H, V, dtype):
+    n = K.param_count(H, V)
+    params = (rng.standard_normal(n) * 0.1).astype(dtype)
+    inputs = rng.integers(0, V, (B, T), dtype=np.int32)
+    targets = rng.integers(0, V, (B, T), dtype=np.int32)
+    h0 = rng.uniform(-0.5, 0.5, (B, H)).astype(dtype)
+    return params, inputs, targets, h0
+
+
+def _run_all(params, inputs, targets, h0, V, n_threads):
+    (B, T), H, dt = inputs.shape, h0.shape[1], params.dtype
+    work = np.zeros(K.train_workspace_size(B, T, H, V), dt)
+    h_last = np.zeros_like(h0)
+    loss = K.forward(work, h_last, params, inputs, targets, h0, n_threads)
+    grads, dh0 = np.zeros_like(params), np.zeros_like(h0)
+    K.backward(grads, dh0, work, params, inputs, targets, n_threads)
+    p, mem, g, h = params.copy(), np.full_like(params, 0.5), np.zeros_like(params), h0.copy()
+    step_losses = [K.train_step(p, mem, g, work, h, inputs, targets, 0.1, n_threads=n_threads)
+                   for _ in range(3)]
+    return [np.float64(loss), h_last, grads, dh0, np.array(step_losses), p, mem, g, h]
+
+
+# large enough for the kernels to use several threads (B*H*H >= 2e5)
+@pytest.mark.parametrize("B,T,H,V", [(8, 5, 160, 65), (16, 3, 200, 7), (9, 4, 150, 33)])
+def test_results_are_bitwise_identical_for_any_thread_count(B, T, H, V, dtype, isa, rng):
+    case = _train_case(rng, B, T, H, V, dtype)
+    one = _run_all(*case, V, 1)
+    for n_threads in (2, 3, 4):
+        many = _run_all(*case, V, n_threads)
+        for a, b in zip(one, many):
+            assert a.tobytes() == b.tobytes(), n_threads
