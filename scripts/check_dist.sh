@@ -185,6 +185,7 @@ if "$TOOLS/auditwheel" repair --wheel-dir "$WORK/repaired" "$RAW_WHEEL" >"$WORK/
         grep -qxF crnn/_kernels.pyi "$WORK/wheel.files" || bad="$bad no-.pyi"
         grep -qE '\.dist-info/(licenses/)?LICENSE$' "$WORK/wheel.files" || bad="$bad no-LICENSE"
         grep -qE '(^crnn/_kernels\.c$)|(^tests/)|(\.o$)' "$WORK/wheel.files" && bad="$bad stray-files"
+        [[ "$(basename "$WHEEL")" == "crnn-$VERSION-"* ]] || bad="$bad name-not-version-$VERSION"
         libs="$(grep -E '^crnn\.libs/' "$WORK/wheel.files" | sed 's|crnn.libs/||' | tr '\n' ' ')"
         note "bundled libraries: ${libs:-none}"
         if [ -z "$bad" ]; then
