@@ -47,7 +47,8 @@ def _check_not_binary(data: bytes, codec: codecs.CodecInfo, source: str, offset:
         if nul >= 0:
             raise CorpusError(
                 f"{source} looks like a binary file (NUL byte at offset {offset + nul}); "
-                "crnn trains on text files"
+                "crnn trains on text files",
+                kind="binary", source=source, offset=offset + nul,
             )
 
 
@@ -56,7 +57,8 @@ def _decode_error(exc: UnicodeDecodeError, codec: codecs.CodecInfo, source: str,
     return CorpusError(
         f"{source} is not valid {codec.name}: byte offset {offset} ({bad!r}): "
         f"{exc.reason}; pass the right encoding, or errors='replace' to "
-        "substitute undecodable bytes"
+        "substitute undecodable bytes",
+        kind="undecodable", source=source, offset=offset, encoding=codec.name, reason=exc.reason,
     )
 
 
@@ -69,7 +71,8 @@ def read_text(path: PathLike, encoding: str = "utf-8", errors: str = "strict") -
     with open(path, "rb") as f:
         data = f.read()
     if not data:
-        raise CorpusError(f"{os.fspath(path)} is empty; give a file with some text in it")
+        raise CorpusError(f"{os.fspath(path)} is empty; give a file with some text in it",
+                          kind="empty", source=os.fspath(path))
     return decode_text(data, os.fspath(path), encoding, errors)
 
 
@@ -89,7 +92,8 @@ def iter_text(
         while True:
             data = f.read(chunk_bytes)
             if not data and offset == 0:
-                raise CorpusError(f"{source} is empty; give a file with some text in it")
+                raise CorpusError(f"{source} is empty; give a file with some text in it",
+                                  kind="empty", source=source)
             _check_not_binary(data, codec, source, offset)
             pending = len(decoder.getstate()[0])  # bytes held back from the last piece
             try:

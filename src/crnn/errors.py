@@ -26,7 +26,22 @@ class VocabError(CrnnError, ValueError):
 
 class CorpusError(CrnnError, ValueError):
     """Training or evaluation text that cannot be used: empty, too short,
-    not decodable as UTF-8, or binary."""
+    not decodable as UTF-8, or binary.
+
+    Fields, for callers that word their own messages (all None when they do
+    not apply): ``kind`` ("empty", "binary", "undecodable", "too_short",
+    "changed"), ``source`` (the file name, or the name given for the data),
+    ``offset`` (byte offset of the problem in that source), ``encoding``
+    and ``reason`` (the codec's explanation, for undecodable bytes).
+    """
+
+    def __init__(
+        self, message: str, *, kind: str | None = None, source: str | None = None,
+        offset: int | None = None, encoding: str | None = None, reason: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind, self.source, self.offset = kind, source, offset
+        self.encoding, self.reason = encoding, reason
 
 
 class ModelFormatError(CrnnError, ValueError):

@@ -322,7 +322,8 @@ class CharRNN:
             raise CorpusError(
                 f"the text has {n_chars} characters but training needs at least "
                 f"{needed} (batch_size * (seq_length + 1)); give more text or "
-                "lower seq_length / batch_size"
+                "lower seq_length / batch_size",
+                kind="too_short",
             )
         return segment
 
@@ -406,7 +407,7 @@ class CharRNN:
         """
         ids = as_ids(text_or_ids, self.vocab)
         if len(ids) < 2:
-            raise CorpusError("evaluation needs a text of at least 2 characters")
+            raise CorpusError("evaluation needs a text of at least 2 characters", kind="too_short")
         h = self._h[:1].copy() if warm_start else np.zeros((1, self.hidden_size), self._dtype)
         total = 0.0
         for chunk_loss in self._run_forward(ids, h, with_targets=True):
