@@ -5,6 +5,7 @@ what runs in threads computes exactly what runs one after the other.
 speed figure, measured by scripts/concurrency_bench.py, not asserted here.)
 """
 
+import os
 import threading
 
 import numpy as np
@@ -141,3 +142,47 @@ def test_kernel_threads_inside_threads():
     for got in run_in_threads([lambda: with_threads(kwargs, 2) for _ in range(2)]):
         for name in expected:
             np.testing.assert_allclose(got[name], expected[name], rtol=1e-10, atol=1e-12)
+
+
+def _thread_cpu_ticks(native_id):
+    """User + system CPU time of one thread of this process, in clock ticks (Linux)."""
+    with open(f"/proc/self/task/{native_id}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
+def test_a_kernel_call_releases_the_gil():
+    """While one thread is inside a single long kernel call, another thread
+    keeps running Python and watches the first one's CPU time grow.  A call
+    that held the GIL would freeze the watcher for the whole call, so it
+    could see at most the values before and after it.  (No timing: this
+    holds on one core or many, busy or idle.)"""
+    from crnn import _kernels
+
+    H, V, T = 160, 64, 40_000
+    rng = np.random.default_rng(0)
+    params = rng.standard_normal(_kernels.param_count(H, V)) * 0.05
+    inputs = rng.integers(0, V, size=(1, T), dtype=np.int32)
+    work = np.empty(_kernels.forward_workspace_size(1, T, H, V))
+    h0, h_last = np.zeros((1, H)), np.empty((1, H))
+    state = {"inside": False, "done": False}
+
+    def call():
+        state["id"] = threading.get_native_id()
+        state["inside"] = True
+        _kernels.forward(work, h_last, params, inputs, None, h0)
+        state["done"] = True
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    while not state["inside"]:
+        pass
+    seen = set()
+    while not state["done"]:
+        try:
+            seen.add(_thread_cpu_ticks(state["id"]))
+        except OSError:  # the thread has just ended
+            break
+    worker.join()
+    assert len(seen) >= 4, f"the worker's CPU time changed only {len(seen)} times while the watcher ran"
