@@ -475,8 +475,10 @@ def _timed_cpu(runner, n: int) -> tuple[int, float, float]:
 def calibrate(runner, target_s: float) -> int:
     """Units per timed repeat so that one repeat lasts about target_s."""
     first = 1 if runner.unit == "iteration" else 200
-    _timed(runner, first)  # warm-up (caches, lazy allocations, torch's first call)
+    _, dt = _timed(runner, first)  # warm-up (caches, lazy allocations, torch's first call)
     k = first
+    if dt >= target_s:  # a slow row: one unit already lasts a repeat
+        return first
     while True:
         _, dt = _timed(runner, k)
         if dt >= 0.2 * target_s or k >= 1 << 26:
