@@ -857,10 +857,44 @@ class Context:
     pass
 
 
+GROUP_IDS = {
+    "train-small": G_TRAIN_SMALL,
+    "train-big1": G_TRAIN_BIG_1,
+    "train-big2": G_TRAIN_BIG_2,
+    "sample-small": G_SAMPLE_SMALL,
+    "sample-big": G_SAMPLE_BIG,
+}
+
+
+def all_cases(ctx) -> list[Case]:
+    return [c for block in train_cases(ctx) + sample_cases(ctx) for c in block]
+
+
+def run_profile(ctx, row: Optional[str], seconds: float) -> int:
+    """Run one row alone for `seconds` (a target for perf stat / perf record)."""
+    cases = all_cases(ctx)
+    names = {f"{gid}:{c.key}": c for gid, g in GROUP_IDS.items() for c in cases if c.group == g}
+    if row not in names:
+        print("rows: " + ", ".join(names))
+        return 0 if row is None else 2
+    c = names[row]
+    runner = c.make()
+    n = calibrate(runner, 0.2)
+    chars, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        chars += runner.run(n)
+    dt = time.perf_counter() - t0
+    print(f"{c.group} | {c.impl}: {fmt_rate(chars / dt)} chars/s over {dt:.1f} s")
+    return 0
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="bench.py", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("suite", choices=("train", "sample", "memory", "all"))
+    ap.add_argument("suite", choices=("train", "sample", "memory", "all", "profile"),
+                    help="profile: run one row alone for --seconds (default 10), e.g. under "
+                         "`perf stat`; `profile` without a row lists the rows")
+    ap.add_argument("row", nargs="?", default=None, help="profile only: the row, e.g. train-small:kernel")
     ap.add_argument("--quick", action="store_true",
                     help="~30 s smoke run: 3 repeats of ~0.1 s, a 5 MB memory text")
     ap.add_argument("--repeats", type=int, default=None,
@@ -885,8 +919,10 @@ def parse_args(argv):
         args.repeats = 3 if args.quick else 5
     if args.repeats < 1:
         ap.error("--repeats must be >= 1")
+    if args.row is not None and args.suite != "profile":
+        ap.error("a row name is only for the profile subcommand")
     if args.seconds is None:
-        args.seconds = 0.1 if args.quick else 0.5
+        args.seconds = 10.0 if args.suite == "profile" else 0.1 if args.quick else 0.5
     if args.mem_mb is None:
         args.mem_mb = 5 if args.quick else 100
     if args.mem_iterations is None:
@@ -906,6 +942,8 @@ def main(argv=None) -> int:
     ctx.ids, chars = encode(ctx.text)
     ctx.V = len(chars)
     corpus_info.update(chars=len(ctx.text), vocab_size=ctx.V)
+    if args.suite == "profile":
+        return run_profile(ctx, args.row, args.seconds)
     machine = machine_info()
 
     command = " ".join([os.path.basename(sys.executable)] + sys.argv)
