@@ -28,7 +28,6 @@ import ctypes
 import datetime as _dt
 import inspect
 import json
-import math
 import os
 import platform
 import statistics
