@@ -87,8 +87,6 @@ def main() -> None:
     import numpy as np
 
     if args.impl == "crnn-file":
-        import tempfile
-
         import crnn  # noqa: F401
         from crnn.data import encode_file, vocab_from_file
 
