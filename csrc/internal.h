@@ -20,6 +20,10 @@
 #define CRNN_MULTI_ISA 0
 #endif
 
+#if CRNN_MULTI_ISA
+#include <immintrin.h> /* usable inside functions compiled for a target */
+#endif
+
 /* Rows of V logits are padded to a multiple of this many elements in the
  * workspace, so every instruction set's vectors fit a whole number of times
  * (64 bytes of float, 128 bytes of double). */

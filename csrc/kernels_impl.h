@@ -121,6 +121,9 @@ typedef struct {
     int Vp; /* row stride of probs, dy and WhyT */
     int Vn; /* logit columns computed: V rounded up to whole vectors */
     FN(workspace) w;
+    /* train_step only: the Adagrad update (NULL: none) */
+    REAL *update_params, *update_mem;
+    REAL lr, clip, eps;
 } FN(chunk);
 
 static FN(chunk) FN(make_chunk)(REAL *work, const REAL *params,
@@ -139,6 +142,8 @@ static FN(chunk) FN(make_chunk)(REAL *work, const REAL *params,
     c.Vp = (int)crnn_padded((size_t)V);
     c.Vn = (V + LANES - 1) / LANES * LANES;
     c.w = FN(carve)(work, B, T, H, V);
+    c.update_params = c.update_mem = NULL;
+    c.lr = c.clip = c.eps = 0;
     return c;
 }
 
@@ -175,43 +180,15 @@ static int FN(team_size)(int n_threads, int B, int H)
 #endif
 }
 
-/* Rows [r0, r1) of dst (cols, rows) = src (rows, cols) transposed, with
- * dst's rows padded to ldd by zeros.  In 8x8 blocks for the caches. */
-static void FN(transpose)(REAL *restrict dst, size_t ldd,
-                          const REAL *restrict src, int rows, int cols,
-                          int r0, int r1)
+/* Turns the logits row y (Vn: V logits, -inf beyond) into probabilities in
+ * place and returns -log p[target] computed stably as
+ * log(sum exp(y - max)) - (y[target] - max). */
+static double FN(softmax_nll)(REAL *y, int target, int Vn)
 {
-    for (int j0 = r0; j0 < r1; j0 += 8) {
-        const int j1 = j0 + 8 < r1 ? j0 + 8 : r1;
-        for (int i0 = 0; i0 < rows; i0 += 8) {
-            const int i1 = i0 + 8 < rows ? i0 + 8 : rows;
-            for (int j = j0; j < j1; j++)
-                for (int i = i0; i < i1; i++)
-                    dst[j * ldd + i] = src[(size_t)i * cols + j];
-        }
-        for (int j = j0; j < j1; j++)
-            for (size_t i = (size_t)rows; i < ldd; i++)
-                dst[j * ldd + i] = 0;
-    }
-}
-
-/* Turns the logits row y (V) into probabilities in place and returns
- * -log p[target] computed stably as log(sum exp(y - max)) - (y[target] - max).
- * With target < 0 only the probabilities are computed. */
-static double FN(softmax_nll)(REAL *y, int target, int V)
-{
-    REAL m = y[0];
-    for (int j = 1; j < V; j++)
-        m = y[j] > m ? y[j] : m;
-    const double shifted_target = target >= 0 ? (double)(y[target] - m) : 0.0;
-    FN(crnn_vexp_shifted)(y, m, V);
-    double s = 0.0;
-    for (int j = 0; j < V; j++)
-        s += y[j];
-    const REAL inv = (REAL)(1.0 / s);
-    for (int j = 0; j < V; j++)
-        y[j] *= inv;
-    return log(s) - shifted_target;
+    const REAL y_target = y[target];
+    REAL m;
+    const double log_sum = FN(crnn_softmax)(y, Vn, &m);
+    return log_sum - (double)(y_target - m);
 }
 
 /* One time step of the recurrence for columns [c0, c1) of B streams:
@@ -250,8 +227,8 @@ static void FN(forward_pass)(const FN(chunk) *c, REAL *h_last, const REAL *h0,
     int lo, hi, c0, c1;
 
     FN(share)(H, 8, tid, nt, &lo, &hi);
-    FN(transpose)(w->whh_t, (size_t)H, params + c->L.whh, H, H, lo, hi);
-    FN(transpose)(w->why_t, (size_t)c->Vp, params + c->L.why, V, H, lo, hi);
+    FN(crnn_transpose)(w->whh_t, (size_t)H, params + c->L.whh, H, H, lo, hi);
+    FN(crnn_transpose)(w->why_t, (size_t)c->Vp, params + c->L.why, V, H, lo, hi);
     if (tid == 0)
         memcpy(w->hs, h0, bh_n * sizeof(REAL));
     BARRIER(nt);
@@ -276,7 +253,8 @@ static void FN(forward_pass)(const FN(chunk) *c, REAL *h_last, const REAL *h0,
     for (int r = lo; r < hi; r++) {
         REAL *row = w->probs + (size_t)r * c->Vp;
         memcpy(row, params + c->L.by, (size_t)V * sizeof(REAL));
-        memset(row + V, 0, (size_t)(c->Vn - V) * sizeof(REAL));
+        for (int j = V; j < c->Vn; j++) /* WhyT is 0 there: stays -inf */
+            row[j] = -(REAL)INFINITY;
     }
     FN(gemm_nn)(w->probs + (size_t)lo * c->Vp, (size_t)c->Vp,
                      w->hs + bh_n + (size_t)lo * H, (size_t)H, w->why_t,
@@ -284,10 +262,23 @@ static void FN(forward_pass)(const FN(chunk) *c, REAL *h_last, const REAL *h0,
     for (int r = lo; r < hi; r++) {
         const int t = r / B, b = r % B;
         const double loss = FN(softmax_nll)(w->probs + (size_t)r * c->Vp,
-                                            c->targets[b * T + t], V);
+                                            c->targets[b * T + t], c->Vn);
         memcpy((char *)w->row_loss + (size_t)r * sizeof loss, &loss,
                sizeof loss);
     }
+}
+
+/* acc[lo..hi) (+)= the sum of rows of src (rows, ld), row by row. */
+static void FN(add_rows)(REAL *restrict acc, const REAL *restrict src,
+                         size_t ld, int rows, int lo, int hi, int overwrite)
+{
+    if (lo >= hi)
+        return;
+    if (overwrite)
+        memset(acc + lo, 0, (size_t)(hi - lo) * sizeof(REAL));
+    for (int r = 0; r < rows; r++)
+        for (int j = lo; j < hi; j++)
+            acc[j] += src[r * ld + j];
 }
 
 /* The chunk's loss: the row losses summed in row order, over B. */
@@ -301,6 +292,33 @@ static double FN(chunk_loss)(const FN(chunk) *c)
         sum += loss;
     }
     return sum / c->B;
+}
+
+/* Columns [c0, c1) of the gradient of a weight matrix (M, H) at offset off:
+ * G (+)= A^T Bm, A (K, M) row stride lda, Bm (K, H).  With an update
+ * (train_step), clip and Adagrad follow each block of 16 rows while it is
+ * in L1, instead of another pass over the whole gradient; for long chunks
+ * (large K) one block, so that Bm is read once. */
+static void FN(weight_grad)(const FN(chunk) *c, REAL *grads, size_t off,
+                            const REAL *A, size_t lda, const REAL *Bm, int M,
+                            int K, int c0, int c1, int overwrite)
+{
+    const int H = c->H, block = c->update_params && K <= 256 ? 16 : M;
+    if (c0 >= c1)
+        return;
+    for (int i0 = 0; i0 < M; i0 += block) {
+        const int m = M - i0 < block ? M - i0 : block;
+        const size_t at = off + (size_t)i0 * H + c0;
+        FN(gemm_tn)(grads + at, (size_t)H, A + i0, lda, Bm + c0, (size_t)H, m,
+                    c1 - c0, K, !overwrite);
+        if (!c->update_params)
+            continue;
+        for (int i = 0; i < m; i++)
+            FN(crnn_clip_adagrad)(c->update_params + at + (size_t)i * H,
+                                  c->update_mem + at + (size_t)i * H,
+                                  grads + at + (size_t)i * H, c->clip, c->lr,
+                                  c->eps, (size_t)(c1 - c0));
+    }
 }
 
 /* Backward through the chunk, this thread's share.  overwrite: the dense
@@ -324,10 +342,10 @@ static void FN(backward_pass)(const FN(chunk) *c, REAL *grads, REAL *dh0,
         const int t = r / B, b = r % B;
         const REAL *p = w->probs + (size_t)r * Vp;
         REAL *d = w->dy + (size_t)r * Vp;
-        memcpy(d, p, (size_t)V * sizeof(REAL));
+        memcpy(d, p, (size_t)c->Vn * sizeof(REAL)); /* 0 beyond V */
         d[c->targets[b * T + t]] -= 1;
         if (B > 1)
-            for (int j = 0; j < V; j++)
+            for (int j = 0; j < c->Vn; j++)
                 d[j] *= scale;
     }
     if (lo < hi)
@@ -338,29 +356,21 @@ static void FN(backward_pass)(const FN(chunk) *c, REAL *grads, REAL *dh0,
 
     /* Output layer, this thread's columns: dWhy += dy^T hs, dby. */
     FN(share)(H, CRNN_PAD, tid, nt, &c0, &c1);
-    if (c0 < c1)
-        FN(gemm_tn)(grads + L.why + c0, (size_t)H, w->dy, (size_t)Vp,
-                         w->hs + bh_n + c0, (size_t)H, V, c1 - c0, rows,
-                         !overwrite);
+    FN(weight_grad)(c, grads, L.why, w->dy, (size_t)Vp, w->hs + bh_n, V, rows,
+                    c0, c1, overwrite);
     FN(share)(V, CRNN_PAD, tid, nt, &lo, &hi);
-    for (int j = lo; j < hi; j++) {
-        REAL s = overwrite ? 0 : grads[L.by + j];
-        for (int r = 0; r < rows; r++)
-            s += w->dy[(size_t)r * Vp + j];
-        grads[L.by + j] = s;
-    }
+    FN(add_rows)(grads + L.by, w->dy, (size_t)Vp, rows, lo, hi, overwrite);
 
     /* Back through time, this thread's columns of dh: the only sequential
      * part.  d_t = (dhraw_t + dhnext) (1 - h_t^2) in place; then
      * dhnext = d_t Whh once every column of d_t is there. */
     for (int t = T - 1; t >= 0; t--) {
-        REAL *d = w->dhraw + t * bh_n;
-        const REAL *h = w->hs + (t + 1) * bh_n;
+        REAL *restrict d = w->dhraw + t * bh_n;
+        const REAL *restrict h = w->hs + (t + 1) * bh_n;
+        const REAL *restrict next = w->dhnext;
         for (int b = 0; b < B; b++)
-            for (int i = b * H + c0; i < b * H + c1; i++) {
-                const REAL next = t < T - 1 ? w->dhnext[i] : 0;
-                d[i] = (d[i] + next) * (1 - h[i] * h[i]);
-            }
+            for (int i = b * H + c0; i < b * H + c1; i++)
+                d[i] = (t < T - 1 ? d[i] + next[i] : d[i]) * (1 - h[i] * h[i]);
         BARRIER(nt);
         if (c0 < c1)
             FN(gemm_nn_dir)(w->dhnext + c0, (size_t)H, d, (size_t)H,
@@ -371,22 +381,19 @@ static void FN(backward_pass)(const FN(chunk) *c, REAL *grads, REAL *dh0,
 
     /* Recurrent and input weights, this thread's columns. */
     if (c0 < c1) {
-        FN(gemm_tn)(grads + L.whh + c0, (size_t)H, w->dhraw, (size_t)H,
-                         w->hs + c0, (size_t)H, H, c1 - c0, rows, !overwrite);
-        REAL *dbh = grads + L.bh;
-        if (overwrite)
-            memset(dbh + c0, 0, (size_t)(c1 - c0) * sizeof(REAL));
-        for (int r = 0; r < rows; r++)
-            for (int i = c0; i < c1; i++)
-                dbh[i] += w->dhraw[(size_t)r * H + i];
+        FN(weight_grad)(c, grads, L.whh, w->dhraw, (size_t)H, w->hs, H, rows,
+                        c0, c1, overwrite);
+        FN(add_rows)(grads + L.bh, w->dhraw, (size_t)H, rows, c0, c1,
+                     overwrite);
         if (overwrite)
             for (int v = 0; v < V; v++)
                 memset(grads + L.wxh_t + (size_t)v * H + c0, 0,
                        (size_t)(c1 - c0) * sizeof(REAL));
         for (int r = 0; r < rows; r++) {
             const int t = r / B, b = r % B;
-            REAL *dcol = grads + L.wxh_t + (size_t)c->inputs[b * T + t] * H;
-            const REAL *d = w->dhraw + (size_t)r * H;
+            REAL *restrict dcol =
+                grads + L.wxh_t + (size_t)c->inputs[b * T + t] * H;
+            const REAL *restrict d = w->dhraw + (size_t)r * H;
             for (int i = c0; i < c1; i++)
                 dcol[i] += d[i];
         }
@@ -464,36 +471,19 @@ static void FN(crnn_adagrad)(REAL *restrict p, REAL *restrict mem,
     }
 }
 
-/* clip then Adagrad in one pass over memory; g keeps the clipped value. */
-static void FN(clip_adagrad)(REAL *restrict p, REAL *restrict mem,
-                             REAL *restrict g, REAL limit, REAL lr, REAL eps,
-                             size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        REAL x = g[i];
-        x = x > limit ? limit : (x < -limit ? -limit : x);
-        g[i] = x;
-        mem[i] += x * x;
-        p[i] -= lr * x / REAL_SQRT(mem[i] + eps);
-    }
-}
-
-/* The update of train_step, this thread's share: dense parameters (Whh, Why,
- * bh, by: contiguous) by index ranges, WxhT rows of the characters present
- * by columns. */
+/* The rest of train_step's update, this thread's share (Whh and Why were
+ * updated as their gradients were made): the biases by index ranges, WxhT
+ * rows of the characters present by columns. */
 static void FN(update_pass)(const FN(chunk) *c, REAL *params, REAL *mem,
-                            REAL *grads, REAL lr, REAL clip, REAL eps,
-                            int tid, int nt)
+                            REAL *grads, int tid, int nt)
 {
     const crnn_layout L = c->L;
     const int H = c->H;
-    const size_t dense = L.total - L.whh;
-    const size_t part = (dense / nt + CRNN_PAD - 1) / CRNN_PAD * CRNN_PAD;
-    const size_t lo = part * tid < dense ? part * tid : dense;
-    const size_t hi = lo + part < dense && tid < nt - 1 ? lo + part : dense;
-    FN(clip_adagrad)(params + L.whh + lo, mem + L.whh + lo, grads + L.whh + lo,
-                     clip, lr, eps, hi - lo);
-    int c0, c1;
+    int lo, hi, c0, c1;
+    FN(share)((int)(L.total - L.bh), CRNN_PAD, tid, nt, &lo, &hi);
+    FN(crnn_clip_adagrad)(params + L.bh + lo, mem + L.bh + lo,
+                          grads + L.bh + lo, c->clip, c->lr, c->eps,
+                          (size_t)(hi - lo));
     FN(share)(H, CRNN_PAD, tid, nt, &c0, &c1);
     if (c0 >= c1)
         return;
@@ -501,15 +491,14 @@ static void FN(update_pass)(const FN(chunk) *c, REAL *params, REAL *mem,
         if (c->w.seen[v] == 0)
             continue;
         const size_t row = L.wxh_t + (size_t)v * H + c0;
-        FN(clip_adagrad)(params + row, mem + row, grads + row, clip, lr, eps,
-                         (size_t)(c1 - c0));
+        FN(crnn_clip_adagrad)(params + row, mem + row, grads + row, c->clip,
+                              c->lr, c->eps, (size_t)(c1 - c0));
     }
 }
 
 /* train_step, this thread's share. */
 static void FN(train_pass)(const FN(chunk) *c, REAL *params, REAL *mem,
-                           REAL *grads, REAL *h, REAL lr, REAL clip, REAL eps,
-                           int tid, int nt)
+                           REAL *grads, REAL *h, int tid, int nt)
 {
     if (tid == 0) {
         /* WxhT rows of characters absent from the chunk: zero gradient,
@@ -522,7 +511,7 @@ static void FN(train_pass)(const FN(chunk) *c, REAL *params, REAL *mem,
     BARRIER(nt);
     FN(backward_pass)(c, grads, c->w.dhnext, 1, tid, nt);
     BARRIER(nt);
-    FN(update_pass)(c, params, mem, grads, lr, clip, eps, tid, nt);
+    FN(update_pass)(c, params, mem, grads, tid, nt);
 }
 
 static double FN(crnn_train_step)(REAL *params, REAL *mem, REAL *grads,
@@ -531,11 +520,14 @@ static double FN(crnn_train_step)(REAL *params, REAL *mem, REAL *grads,
                                   REAL eps, int B, int T, int H, int V,
                                   int n_threads)
 {
-    const FN(chunk) c = FN(make_chunk)(work, params, inputs, targets, B, T, H,
-                                       V);
+    FN(chunk) c = FN(make_chunk)(work, params, inputs, targets, B, T, H, V);
+    c.update_params = params;
+    c.update_mem = mem;
+    c.lr = lr;
+    c.clip = clip;
+    c.eps = eps;
     const int nt = FN(team_size)(n_threads, B, H);
-    RUN_TEAM(nt, FN(train_pass)(&c, params, mem, grads, h, lr, clip, eps, tid,
-                                team));
+    RUN_TEAM(nt, FN(train_pass)(&c, params, mem, grads, h, tid, team));
     return FN(chunk_loss)(&c);
 }
 
@@ -584,8 +576,8 @@ static void FN(crnn_sample)(int32_t *out, REAL *h, REAL *work,
     REAL *whh_t = work, *why_t = whh_t + (size_t)H * H;
     REAL *hnew = why_t + (size_t)H * Vp, *y = hnew + H;
 
-    FN(transpose)(whh_t, (size_t)H, params + L.whh, H, H, 0, H);
-    FN(transpose)(why_t, (size_t)Vp, params + L.why, V, H, 0, H);
+    FN(crnn_transpose)(whh_t, (size_t)H, params + L.whh, H, H, 0, H);
+    FN(crnn_transpose)(why_t, (size_t)Vp, params + L.why, V, H, 0, H);
     int32_t x = x0;
     for (int i = 0; i < n; i++) {
         FN(recur_cols)(hnew, h, params + L.wxh_t, params + L.bh, whh_t, &x, 0,

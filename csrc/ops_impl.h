@@ -5,8 +5,11 @@
  *
  *   crnn_gemm       C (M,N) = beta*C + op(A) B, B (K,N), with op(A) (M,K)
  *                   given by strides: A itself, A^T, or k walked backwards
- *   crnn_vtanh      x = tanh(x) over an array
+ *   crnn_vtanh      x = tanh(x) over an array (crnn_vexp: exp)
  *   crnn_vexp_shifted  x = exp(x - shift) over an array
+ *   crnn_softmax    a padded row of logits to probabilities
+ *   crnn_transpose  a block of rows of a transposed matrix
+ *   crnn_clip_adagrad  clip and Adagrad in one pass
  *
  * Matrices are row-major with explicit strides; beta is 0 or 1.
  *
@@ -25,6 +28,12 @@
 #define OPS_CAT_(a, b, c) a##b##c
 #define OPS_CAT(a, b, c) OPS_CAT_(a, b, c)
 #define OP(name) OPS_CAT(name, SUFFIX, ISA)
+
+#if REAL_IS_DOUBLE
+#define REAL_SQRT sqrt
+#else
+#define REAL_SQRT sqrtf
+#endif
 
 #if CRNN_VECTOR_EXT
 
@@ -309,21 +318,27 @@ CRNN_ALWAYS_INLINE VEC OP(tanh_vec)(VEC x)
     return (VEC)((IVEC)(q0 + residual * rcp) | sign);
 }
 
-/* Applies f to x[0..n) in place: whole vectors, then the tail through a
- * zero-padded vector. */
+/* Applies f to x[0..n) in place in whole vectors.  A ragged end is one more
+ * vector ending at x + n, computed from the original values (loaded before
+ * the loop) and stored last, so the lanes it shares with the loop's last
+ * vector get the same values again.  Shorter than a vector: through a
+ * zero-padded copy. */
 #define DEFINE_ARRAY_OP(NAME, F)                                             \
     static void NAME(REAL *x, size_t n)                                      \
     {                                                                        \
-        size_t i = 0;                                                        \
-        for (; i + VL <= n; i += VL)                                         \
-            OP(store_v)(x + i,                                  \
-                                     F(OP(load_v)(x + i)));     \
-        if (i < n) {                                                         \
+        if (n < VL) {                                                        \
             REAL tmp[VL] = {0};                                              \
-            memcpy(tmp, x + i, (n - i) * sizeof(REAL));                      \
-            OP(store_v)(tmp, F(OP(load_v)(tmp)));  \
-            memcpy(x + i, tmp, (n - i) * sizeof(REAL));                      \
+            for (size_t i = 0; i < n; i++)                                   \
+                tmp[i] = x[i];                                               \
+            OP(store_v)(tmp, F(OP(load_v)(tmp)));                            \
+            for (size_t i = 0; i < n; i++)                                   \
+                x[i] = tmp[i];                                               \
+            return;                                                          \
         }                                                                    \
+        const VEC last = F(OP(load_v)(x + n - VL));                          \
+        for (size_t i = 0; i + VL <= n; i += VL)                             \
+            OP(store_v)(x + i, F(OP(load_v)(x + i)));                        \
+        OP(store_v)(x + n - VL, last);                                       \
     }
 
 DEFINE_ARRAY_OP(OP(crnn_vtanh), OP(tanh_vec))
@@ -335,6 +350,174 @@ static void OP(crnn_vexp_shifted)(REAL *x, REAL shift, int n)
         x[i] -= shift;
     OP(crnn_vexp)(x, (size_t)n);
 }
+
+/* ------------------------------------------------------------ softmax */
+
+/* y[0..n) = softmax(y) in place, n a multiple of VL (padding lanes hold
+ * -inf and end up 0); *max gets max(y) and the result is
+ * log(sum exp(y - max)).  Sums run in REAL over the lanes, then in double. */
+static double OP(crnn_softmax)(REAL *y, int n, REAL *max)
+{
+    VEC m = OP(load_v)(y);
+    for (int j = VL; j < n; j += VL) {
+        const VEC v = OP(load_v)(y + j);
+        m = OP(select)(v > m, v, m);
+    }
+    REAL mx = m[0];
+    for (int l = 1; l < VL; l++)
+        mx = m[l] > mx ? m[l] : mx;
+    VEC sum = {0};
+    for (int j = 0; j < n; j += VL) {
+        const VEC e = OP(exp_vec)(OP(load_v)(y + j) - mx);
+        OP(store_v)(y + j, e);
+        sum += e;
+    }
+    double s = 0.0;
+    for (int l = 0; l < VL; l++)
+        s += sum[l];
+    const REAL inv = (REAL)(1.0 / s);
+    for (int j = 0; j < n; j += VL)
+        OP(store_v)(y + j, OP(load_v)(y + j) * inv);
+    *max = mx;
+    return log(s);
+}
+
+/* ------------------------------------------------------------ transpose */
+
+#define V4 OP(v4_t)
+#define IV4 OP(iv4_t)
+typedef REAL V4 __attribute__((vector_size(4 * sizeof(REAL))));
+typedef IREAL IV4 __attribute__((vector_size(4 * sizeof(REAL))));
+#if defined(__clang__) || __GNUC__ >= 12
+#define SHUF4(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
+#else
+#define SHUF4(a, b, i, j, k, l) __builtin_shuffle(a, b, (IV4){i, j, k, l})
+#endif
+
+/* Rows [r0, r1) of dst (cols, rows) = src (rows, cols) transposed, dst's rows
+ * padded to ldd with zeros: 4x4 blocks through registers (two rounds of
+ * shuffles), scalar at the edges.  r0 must be a multiple of 4. */
+static void OP(crnn_transpose)(REAL *restrict dst, size_t ldd,
+                               const REAL *restrict src, int rows, int cols,
+                               int r0, int r1)
+{
+    const int r4 = r0 + (r1 - r0) / 4 * 4, rows4 = rows / 4 * 4;
+    for (int j = r0; j < r4; j += 4) {
+        for (int i = 0; i < rows4; i += 4) {
+            V4 a[4], t[4];
+            for (int k = 0; k < 4; k++)
+                memcpy(&a[k], src + (size_t)(i + k) * cols + j, sizeof a[k]);
+            t[0] = SHUF4(a[0], a[1], 0, 4, 1, 5);
+            t[1] = SHUF4(a[0], a[1], 2, 6, 3, 7);
+            t[2] = SHUF4(a[2], a[3], 0, 4, 1, 5);
+            t[3] = SHUF4(a[2], a[3], 2, 6, 3, 7);
+            a[0] = SHUF4(t[0], t[2], 0, 1, 4, 5);
+            a[1] = SHUF4(t[0], t[2], 2, 3, 6, 7);
+            a[2] = SHUF4(t[1], t[3], 0, 1, 4, 5);
+            a[3] = SHUF4(t[1], t[3], 2, 3, 6, 7);
+            for (int k = 0; k < 4; k++)
+                memcpy(dst + (size_t)(j + k) * ldd + i, &a[k], sizeof a[k]);
+        }
+        for (int k = j; k < j + 4; k++)
+            for (int i = rows4; i < rows; i++)
+                dst[(size_t)k * ldd + i] = src[(size_t)i * cols + k];
+    }
+    for (int k = r4; k < r1; k++)
+        for (int i = 0; i < rows; i++)
+            dst[(size_t)k * ldd + i] = src[(size_t)i * cols + k];
+    for (int k = r0; k < r1; k++)
+        for (size_t i = (size_t)rows; i < ldd; i++)
+            dst[(size_t)k * ldd + i] = 0;
+}
+#undef SHUF4
+#undef V4
+#undef IV4
+
+/* ------------------------------------------------------------ Adagrad
+ *
+ * For double, 1/sqrt(mem + eps) comes from the hardware's estimate (14 bits
+ * with AVX-512, 12 with AVX2 through float) refined by Newton steps
+ *     y += y (1/2 - (x/2) y^2),
+ * each doubling the correct bits, to about one unit in the last place: far
+ * cheaper than a square root and a division, which cost more than the rest
+ * of the update.  Lanes outside [1e-37, 1e37] (where the float estimate
+ * would fail) or NaN take the exact scalar path.
+ */
+#if REAL_IS_DOUBLE && CRNN_ISA_LEVEL >= 1
+#define FAST_RSQRT 1
+
+CRNN_ALWAYS_INLINE VEC OP(rsqrt)(VEC x)
+{
+#if CRNN_ISA_LEVEL >= 2 && CRNN_VECTOR_BYTES == 64
+    VEC y = (VEC)_mm512_rsqrt14_pd((__m512d)x);
+    enum { STEPS = 2 };
+#elif CRNN_ISA_LEVEL >= 2 && CRNN_VECTOR_BYTES == 32
+    VEC y = (VEC)_mm256_rsqrt14_pd((__m256d)x);
+    enum { STEPS = 2 };
+#else
+    VEC y = (VEC)_mm256_cvtps_pd(_mm_rsqrt_ps(_mm256_cvtpd_ps((__m256d)x)));
+    enum { STEPS = 3 };
+#endif
+    const VEC half_x = x * (REAL)0.5;
+    for (int s = 0; s < STEPS; s++)
+        y = y + y * ((REAL)0.5 - (half_x * y) * y);
+    return y;
+}
+
+/* 1 if every lane of the comparison mask m is set. */
+CRNN_ALWAYS_INLINE int OP(all_lanes)(IVEC m)
+{
+#if CRNN_VECTOR_BYTES == 64
+    return _mm512_movepi64_mask((__m512i)m) == 0xFF;
+#else
+    return _mm256_movemask_pd((__m256d)m) == 0xF;
+#endif
+}
+#endif
+
+/* g = clip(g, [-limit, limit]) (NaN stays NaN); mem += g*g;
+ * p -= lr * g / sqrt(mem + eps), element by element with a true square
+ * root and division. */
+static void OP(clip_adagrad_exact)(REAL *restrict p, REAL *restrict mem,
+                                   REAL *restrict g, REAL limit, REAL lr,
+                                   REAL eps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        REAL x = g[i];
+        x = x > limit ? limit : (x < -limit ? -limit : x);
+        g[i] = x;
+        mem[i] += x * x;
+        p[i] -= lr * x / REAL_SQRT(mem[i] + eps);
+    }
+}
+
+/* The same, one pass over the three arrays, vectorised. */
+static void OP(crnn_clip_adagrad)(REAL *restrict p, REAL *restrict mem,
+                                  REAL *restrict g, REAL limit, REAL lr,
+                                  REAL eps, size_t n)
+{
+    size_t i = 0;
+#ifdef FAST_RSQRT
+    const VEC lo = OP(splat)(-limit), hi = OP(splat)(limit);
+    const VEC small = OP(splat)(1e-37), big = OP(splat)(1e37);
+    for (; i + VL <= n; i += VL) {
+        VEC x = OP(load_v)(g + i);
+        x = OP(select)(x > hi, hi, x);
+        x = OP(select)(x < lo, lo, x);
+        const VEC m = OP(load_v)(mem + i) + x * x;
+        const VEC s = m + eps;
+        if (!OP(all_lanes)((s >= small) & (s <= big))) { /* rare */
+            OP(clip_adagrad_exact)(p + i, mem + i, g + i, limit, lr, eps, VL);
+            continue;
+        }
+        OP(store_v)(g + i, x);
+        OP(store_v)(mem + i, m);
+        OP(store_v)(p + i, OP(load_v)(p + i) - (lr * x) * OP(rsqrt)(s));
+    }
+#endif
+    OP(clip_adagrad_exact)(p + i, mem + i, g + i, limit, lr, eps, n - i);
+}
+#undef FAST_RSQRT
 
 #undef DEFINE_ARRAY_OP
 #undef MANT_BITS
@@ -382,6 +565,48 @@ static void OP(crnn_vtanh)(REAL *x, size_t n)
         x[i] = (REAL)tanh(x[i]);
 }
 
+static double OP(crnn_softmax)(REAL *y, int n, REAL *max)
+{
+    REAL m = y[0];
+    for (int j = 1; j < n; j++)
+        m = y[j] > m ? y[j] : m;
+    double s = 0.0;
+    for (int j = 0; j < n; j++) {
+        y[j] = (REAL)exp(y[j] - m);
+        s += y[j];
+    }
+    const REAL inv = (REAL)(1.0 / s);
+    for (int j = 0; j < n; j++)
+        y[j] *= inv;
+    *max = m;
+    return log(s);
+}
+
+static void OP(crnn_transpose)(REAL *restrict dst, size_t ldd,
+                               const REAL *restrict src, int rows, int cols,
+                               int r0, int r1)
+{
+    for (int k = r0; k < r1; k++) {
+        for (int i = 0; i < rows; i++)
+            dst[(size_t)k * ldd + i] = src[(size_t)i * cols + k];
+        for (size_t i = (size_t)rows; i < ldd; i++)
+            dst[(size_t)k * ldd + i] = 0;
+    }
+}
+
+static void OP(crnn_clip_adagrad)(REAL *restrict p, REAL *restrict mem,
+                                  REAL *restrict g, REAL limit, REAL lr,
+                                  REAL eps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        REAL x = g[i];
+        x = x > limit ? limit : (x < -limit ? -limit : x);
+        g[i] = x;
+        mem[i] += x * x;
+        p[i] -= lr * x / REAL_SQRT(mem[i] + eps);
+    }
+}
+
 static void OP(crnn_vexp)(REAL *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -396,6 +621,7 @@ static void OP(crnn_vexp_shifted)(REAL *x, REAL shift, int n)
 
 #endif /* CRNN_VECTOR_EXT */
 
+#undef REAL_SQRT
 #undef OP
 #undef OPS_CAT
 #undef OPS_CAT_
