@@ -27,6 +27,8 @@
 #   --wheelhouse DIR reuse/fill this directory of dependency wheels
 #   --no-qemu        skip the qemu stage
 #   --no-lowest      skip the lower-bounds stage
+#   --from-head      build from the last commit (git archive HEAD), not from
+#                    the work tree with its uncommitted changes
 #   --also-python PY also install the sdist with interpreter PY (newest
 #                    numpy/click) and run the suite; may be repeated
 # Environment:
@@ -48,6 +50,7 @@ WHEELHOUSE=""
 DO_QEMU=1
 DO_LOWEST=1
 ALSO=()
+FROM_HEAD=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -58,6 +61,7 @@ while [ $# -gt 0 ]; do
         --no-qemu) DO_QEMU=0; shift ;;
         --no-lowest) DO_LOWEST=0; shift ;;
         --also-python) ALSO+=("$2"); shift 2 ;;
+        --from-head) FROM_HEAD=1; shift ;;
         -h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "check_dist.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
     esac
@@ -102,11 +106,26 @@ fi
 TOOLS="$WORK/tools/bin"
 
 # ----------------------------------------------------------------------
+# What gets built: the work tree as it is (a release manager's checkout),
+# or with --from-head a clean export of the last commit.
+TREE="$SRC"
+if [ "$FROM_HEAD" = 1 ]; then
+    TREE="$WORK/head"
+    rm -rf "$TREE"
+    mkdir -p "$TREE"
+    if ! git -C "$SRC" archive --format=tar HEAD | tar x -C "$TREE"; then
+        echo "check_dist.sh: --from-head needs a git checkout" >&2
+        exit 1
+    fi
+    note "building $(git -C "$SRC" log -1 --format='%h %s' HEAD)"
+fi
+
+# ----------------------------------------------------------------------
 say "build: python -m build (the sdist, then a wheel built from it)"
 t=$SECONDS
 rm -f "$OUT"/crnn-*.tar.gz "$OUT"/crnn-*.whl
 mkdir -p "$WORK/built"
-if "$TOOLS/python" -m build --outdir "$WORK/built" "$SRC" >"$WORK/build.log" 2>&1; then
+if "$TOOLS/python" -m build --outdir "$WORK/built" "$TREE" >"$WORK/build.log" 2>&1; then
     SDIST="$(ls "$WORK"/built/crnn-*.tar.gz)"
     RAW_WHEEL="$(ls "$WORK"/built/crnn-*.whl)"
     note "sdist: $(basename "$SDIST")"
@@ -146,8 +165,12 @@ fi
 # carries that git does not track are reported (they may be someone's
 # work in progress in this tree).
 if git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1; then
-    git -C "$SRC" ls-files -- csrc src tests benchmarks scripts docs README.md LICENSE \
-        pyproject.toml setup.py MANIFEST.in | sort >"$WORK/tracked.files"
+    paths=(csrc src tests benchmarks scripts docs README.md LICENSE pyproject.toml setup.py MANIFEST.in)
+    if [ "$FROM_HEAD" = 1 ]; then
+        git -C "$SRC" ls-tree -r --name-only HEAD -- "${paths[@]}"
+    else
+        git -C "$SRC" ls-files -- "${paths[@]}"
+    fi | sort >"$WORK/tracked.files"
     missing="$(comm -23 "$WORK/tracked.files" "$WORK/sdist.files")"
     [ -z "$missing" ] || problems+=("tracked by git but not in the sdist: $(tr '\n' ' ' <<<"$missing")")
     untracked="$(comm -13 "$WORK/tracked.files" "$WORK/sdist.files" \
@@ -205,7 +228,7 @@ t=$SECONDS
 # requirements.txt lists what the venvs get: the wheel's own runtime
 # requirements (read from its metadata) and the test tools; build.txt
 # the [build-system] requirements, for pip's isolated build of the sdist.
-"$TOOLS/python" - "$SRC/pyproject.toml" "$WORK" <<'EOF'
+"$TOOLS/python" - "$TREE/pyproject.toml" "$WORK" <<'EOF'
 import re, sys
 text = open(sys.argv[1], encoding="utf-8").read()
 try:
@@ -242,10 +265,13 @@ mkdir -p "$WORK/data"
 for i in $(seq 1 40); do
     echo "The quick brown fox jumps over the lazy dog $i times; pack my box with five dozen liquor jugs."
 done >"$WORK/data/small.txt"
-# The tests, as the sdist ships them, run from outside any source tree.
+# The tests, as the sdist ships them, run from outside any source tree:
+# a folder holding copies of the sdist's tests/ and the scripts/ and
+# benchmarks/ some tests read, but never src/.
 mkdir -p "$WORK/sdist-src"
 tar xzf "$SDIST" -C "$WORK/sdist-src"
-TESTS="$WORK/sdist-src/crnn-$VERSION/tests"
+UNPACKED="$WORK/sdist-src/crnn-$VERSION"
+TESTS="$UNPACKED/tests"
 
 # install_and_test NAME ARTEFACT PYTHON WHEELHOUSE REQUIREMENTS
 #   fresh venv; pip install --no-index; the full suite; the CLI smoke run.
@@ -256,6 +282,9 @@ install_and_test() {
     rm -rf "$venv" "$run"
     mkdir -p "$run"
     cp -r "$TESTS" "$run/tests"
+    for d in scripts benchmarks; do
+        [ ! -d "$UNPACKED/$d" ] || cp -r "$UNPACKED/$d" "$run/$d"
+    done
     if ! "$python" -m venv "$venv" ||
        ! PIP_CONFIG_FILE=/dev/null "$venv/bin/python" -m pip install --quiet \
             --disable-pip-version-check --no-index --find-links "$wheels" \
@@ -368,7 +397,7 @@ find_lowest_python() {
 if [ "$DO_LOWEST" = 0 ]; then
     record lowest skip "--no-lowest"
 else
-    minor="$(sed -nE 's/^requires-python *= *">=3\.([0-9]+)".*/\1/p' "$SRC/pyproject.toml")"
+    minor="$(sed -nE 's/^requires-python *= *">=3\.([0-9]+)".*/\1/p' "$TREE/pyproject.toml")"
     LPY="${LOWEST_PYTHON:-$(find_lowest_python "${minor:-9}")}"
     if [ -z "$LPY" ]; then
         record lowest skip "no Python 3.${minor:-9} or later found besides $PY"

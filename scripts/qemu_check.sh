@@ -68,6 +68,9 @@ fi
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/crnn-qemu.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 cp -r "$TESTS" "$WORK/tests"
+for d in scripts benchmarks; do   # some tests read files beside tests/
+    [ ! -d "$TESTS/../$d" ] || cp -r "$TESTS/../$d" "$WORK/$d"
+done
 cd "$WORK" || exit 1
 
 native="$("$PY" -c 'import crnn._kernels as k; print(k.cpu_path())')"
