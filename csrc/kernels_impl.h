@@ -192,10 +192,12 @@ static double FN(softmax_nll)(REAL *y, int target, int Vn)
 }
 
 /* One time step of the recurrence for columns [c0, c1) of B streams:
- * hcur = tanh(WxhT[x] + bh + hprev WhhT), the product's k walked backwards
- * if asked (see gemm_nn_dir). */
+ * hcur = tanh(WxhT[x] + bh + hprev Whh^T), the rows of the weights visited
+ * backwards if asked (see gemm_nn_dir).  One stream: dot products with the
+ * rows of Whh; several: a matrix product with the transposed copy whh_t. */
 static void FN(recur_cols)(REAL *restrict hcur, const REAL *restrict hprev,
                            const REAL *restrict wxh_t, const REAL *restrict bh,
+                           const REAL *restrict whh,
                            const REAL *restrict whh_t, const int32_t *ids,
                            size_t id_stride, int B, int H, int c0, int c1,
                            int backwards)
@@ -207,6 +209,11 @@ static void FN(recur_cols)(REAL *restrict hcur, const REAL *restrict hprev,
         REAL *out = hcur + (size_t)b * H;
         for (int i = c0; i < c1; i++)
             out[i] = col[i] + bh[i];
+    }
+    if (B == 1) {
+        FN(crnn_gemv_rows)(hcur + c0, hprev, whh + (size_t)c0 * H, (size_t)H,
+                           c1 - c0, H, 1, backwards, 1);
+        return;
     }
     FN(gemm_nn_dir)(hcur + c0, H, hprev, H, whh_t + c0, H, B, c1 - c0, H, 1,
                     backwards);
@@ -227,7 +234,9 @@ static void FN(forward_pass)(const FN(chunk) *c, REAL *h_last, const REAL *h0,
     int lo, hi, c0, c1;
 
     FN(share)(H, 8, tid, nt, &lo, &hi);
-    FN(crnn_transpose)(w->whh_t, (size_t)H, params + c->L.whh, H, H, lo, hi);
+    if (B > 1) /* one stream reads Whh itself, see recur_cols */
+        FN(crnn_transpose)(w->whh_t, (size_t)H, params + c->L.whh, H, H, lo,
+                           hi);
     FN(crnn_transpose)(w->why_t, (size_t)c->Vp, params + c->L.why, V, H, lo, hi);
     if (tid == 0)
         memcpy(w->hs, h0, bh_n * sizeof(REAL));
@@ -236,7 +245,8 @@ static void FN(forward_pass)(const FN(chunk) *c, REAL *h_last, const REAL *h0,
     FN(share)(H, CRNN_PAD, tid, nt, &c0, &c1);
     for (int t = 0; t < T; t++) {
         FN(recur_cols)(w->hs + (t + 1) * bh_n, w->hs + t * bh_n,
-                       params + c->L.wxh_t, params + c->L.bh, w->whh_t,
+                       params + c->L.wxh_t, params + c->L.bh,
+                       params + c->L.whh, w->whh_t,
                        c->inputs + t, (size_t)T, B, H, c0, c1, t & 1);
         BARRIER(nt);
     }
@@ -565,28 +575,22 @@ static int FN(draw)(REAL *y, double u, double temperature, int V)
     return last_possible; /* u*total rounded up past the sum */
 }
 
+/* One stream: both products are dot products with the rows of the weights
+ * (crnn_gemv_rows), visited forwards and backwards on alternate steps. */
 static void FN(crnn_sample)(int32_t *out, REAL *h, REAL *work,
                             const REAL *params, int32_t x0,
                             const double *uniforms, double temperature, int n,
                             int H, int V)
 {
     const crnn_layout L = crnn_param_layout(H, V);
-    const int Vp = (int)crnn_padded((size_t)V);
-    const int Vn = (V + LANES - 1) / LANES * LANES;
-    REAL *whh_t = work, *why_t = whh_t + (size_t)H * H;
-    REAL *hnew = why_t + (size_t)H * Vp, *y = hnew + H;
-
-    FN(crnn_transpose)(whh_t, (size_t)H, params + L.whh, H, H, 0, H);
-    FN(crnn_transpose)(why_t, (size_t)Vp, params + L.why, V, H, 0, H);
+    REAL *hnew = work, *y = hnew + H;
     int32_t x = x0;
     for (int i = 0; i < n; i++) {
-        FN(recur_cols)(hnew, h, params + L.wxh_t, params + L.bh, whh_t, &x, 0,
-                       1, H, 0, H, i & 1);
+        FN(recur_cols)(hnew, h, params + L.wxh_t, params + L.bh,
+                       params + L.whh, NULL, &x, 0, 1, H, 0, H, i & 1);
         memcpy(h, hnew, (size_t)H * sizeof(REAL));
         memcpy(y, params + L.by, (size_t)V * sizeof(REAL));
-        memset(y + V, 0, (size_t)(Vn - V) * sizeof(REAL));
-        FN(gemm_nn_dir)(y, (size_t)Vn, h, (size_t)H, why_t, (size_t)Vp, 1, Vn,
-                        H, 1, i & 1);
+        FN(crnn_gemv_rows)(y, h, params + L.why, (size_t)H, V, H, 1, i & 1, 0);
         x = temperature == 0.0 ? FN(argmax)(y, V)
                                : FN(draw)(y, uniforms[i], temperature, V);
         out[i] = x;

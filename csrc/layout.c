@@ -52,7 +52,6 @@ size_t crnn_train_workspace(int B, int T, int H, int V)
 
 size_t crnn_sample_workspace(int H, int V)
 {
-    const size_t h = (size_t)H, vp = crnn_padded((size_t)V);
-    /* Whh^T | Why^T (H,Vp) | h (H) | logits (Vp) */
-    return add(add(mul(h, h), mul(h, vp)), h + vp);
+    /* h (H) | logits (Vp) */
+    return add((size_t)H, crnn_padded((size_t)V));
 }

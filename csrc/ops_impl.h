@@ -7,6 +7,7 @@
  *                   given by strides: A itself, A^T, or k walked backwards
  *   crnn_vtanh      x = tanh(x) over an array (crnn_vexp: exp)
  *   crnn_vexp_shifted  x = exp(x - shift) over an array
+ *   crnn_gemv_rows  c (N) = beta*c + B a, B (N,K): a dot product per row
  *   crnn_softmax    a padded row of logits to probabilities
  *   crnn_transpose  a block of rows of a transposed matrix
  *   crnn_clip_adagrad  clip and Adagrad in one pass
@@ -34,6 +35,20 @@
 #else
 #define REAL_SQRT sqrtf
 #endif
+
+/* Rows [r0, r1) of dst (cols, rows) = src (rows, cols) transposed, dst's rows
+ * padded to ldd with zeros, element by element (see crnn_transpose). */
+static void OP(transpose_scalar)(REAL *restrict dst, size_t ldd,
+                                 const REAL *restrict src, int rows, int cols,
+                                 int r0, int r1)
+{
+    for (int k = r0; k < r1; k++) {
+        for (int i = 0; i < rows; i++)
+            dst[(size_t)k * ldd + i] = src[(size_t)i * cols + k];
+        for (size_t i = (size_t)rows; i < ldd; i++)
+            dst[(size_t)k * ldd + i] = 0;
+    }
+}
 
 #if CRNN_VECTOR_EXT
 
@@ -351,6 +366,166 @@ static void OP(crnn_vexp_shifted)(REAL *x, REAL shift, int n)
     OP(crnn_vexp)(x, (size_t)n);
 }
 
+/* ------------------------------------------------------------ dot products
+ *
+ * The matrix-vector product for one stream reads the weight matrix in its
+ * own row-major layout, one dot product per row: c[r] (+)= a . B[r], for
+ * TILE_DOT_ROWS rows at a time with a vector accumulator each.  No
+ * transposed copy to make or keep in cache; and since every output is its
+ * own sum, the rows can be visited in either order with the same result
+ * (the recurrences alternate it, see kernels_impl.h).
+ */
+#define TILE_DOT_ROWS (CRNN_VECTOR_REGS >= 32 ? 8 : 4)
+
+#define LANES_PP (CRNN_VECTOR_BYTES / (REAL_IS_DOUBLE ? 8 : 4))
+#if (defined(__clang__) || __GNUC__ >= 12) && LANES_PP >= 4
+#define HALF OP(half_t)
+typedef REAL HALF __attribute__((vector_size(CRNN_VECTOR_BYTES / 2)));
+#if LANES_PP == 16
+#define LOW_HALF(v) __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7)
+#define HIGH_HALF(v)                                                         \
+    __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)
+#elif LANES_PP == 8
+#define LOW_HALF(v) __builtin_shufflevector(v, v, 0, 1, 2, 3)
+#define HIGH_HALF(v) __builtin_shufflevector(v, v, 4, 5, 6, 7)
+#else
+#define LOW_HALF(v) __builtin_shufflevector(v, v, 0, 1)
+#define HIGH_HALF(v) __builtin_shufflevector(v, v, 2, 3)
+#endif
+#endif
+
+/* The sum of the lanes of v (the two halves added first when possible). */
+CRNN_ALWAYS_INLINE REAL OP(hsum)(VEC v)
+{
+#ifdef HALF
+    const HALF h = LOW_HALF(v) + HIGH_HALF(v);
+    REAL s = h[0];
+    for (int l = 1; l < VL / 2; l++)
+        s += h[l];
+#else
+    REAL s = v[0];
+    for (int l = 1; l < VL; l++)
+        s += v[l];
+#endif
+    return s;
+}
+
+/* With as many rows as lanes: the nr = VL sums as one vector, lanes added
+ * in pairs by shuffles (VL 4 or 8: two or three rounds instead of one
+ * horizontal sum per row). */
+#if defined(HALF) && (LANES_PP == 4 || LANES_PP == 8) && LANES_PP == TILE_DOT_ROWS
+#define HAVE_SUM_ROWS 1
+CRNN_ALWAYS_INLINE VEC OP(sum_rows)(const VEC *a)
+{
+#define PAIRS(x, y, ...) __builtin_shufflevector(x, y, __VA_ARGS__)
+#if LANES_PP == 4
+    const VEC u0 = PAIRS(a[0], a[1], 0, 4, 2, 6) + PAIRS(a[0], a[1], 1, 5, 3, 7);
+    const VEC u1 = PAIRS(a[2], a[3], 0, 4, 2, 6) + PAIRS(a[2], a[3], 1, 5, 3, 7);
+    return PAIRS(u0, u1, 0, 1, 4, 5) + PAIRS(u0, u1, 2, 3, 6, 7);
+#else
+    VEC u[4], v[2];
+    for (int i = 0; i < 4; i++)
+        u[i] = PAIRS(a[2 * i], a[2 * i + 1], 0, 8, 2, 10, 4, 12, 6, 14)
+               + PAIRS(a[2 * i], a[2 * i + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+    for (int i = 0; i < 2; i++)
+        v[i] = PAIRS(u[2 * i], u[2 * i + 1], 0, 1, 8, 9, 4, 5, 12, 13)
+               + PAIRS(u[2 * i], u[2 * i + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+    return PAIRS(v[0], v[1], 0, 1, 2, 3, 8, 9, 10, 11)
+           + PAIRS(v[0], v[1], 4, 5, 6, 7, 12, 13, 14, 15);
+#endif
+#undef PAIRS
+}
+#endif
+
+/* nr dot products of a (K) with rows of B (stride ldb), K >= VL.  A ragged
+ * end is one more vector ending at K, its lanes already counted masked out
+ * of the products. */
+CRNN_ALWAYS_INLINE void OP(dot_rows)(REAL *restrict c,
+                                     const REAL *restrict a,
+                                     const REAL *restrict Bm, size_t ldb,
+                                     int K, int beta, const int nr)
+{
+    VEC acc[TILE_DOT_ROWS];
+    _Pragma("GCC unroll 16") for (int r = 0; r < nr; r++) acc[r] = (VEC){0};
+    int k = 0;
+    for (; k + VL <= K; k += VL) {
+        const VEC av = OP(load_v)(a + k);
+        _Pragma("GCC unroll 16") for (int r = 0; r < nr; r++)
+            acc[r] += av * OP(load_v)(Bm + r * ldb + k);
+    }
+    if (k < K) {
+        const int start = K - VL;
+        IVEC lane;
+        for (int l = 0; l < VL; l++)
+            lane[l] = l;
+        const IVEC fresh = lane >= (IREAL)(k - start);
+        const VEC av = OP(load_v)(a + start);
+        _Pragma("GCC unroll 16") for (int r = 0; r < nr; r++) {
+            const VEC prod = av * OP(load_v)(Bm + r * ldb + start);
+            acc[r] += (VEC)(fresh & (IVEC)prod);
+        }
+    }
+#ifdef HAVE_SUM_ROWS
+    if (nr == VL) {
+        const VEC sums = OP(sum_rows)(acc);
+        OP(store_v)(c, beta ? OP(load_v)(c) + sums : sums);
+        return;
+    }
+#endif
+    _Pragma("GCC unroll 16") for (int r = 0; r < nr; r++)
+        c[r] = beta ? c[r] + OP(hsum)(acc[r]) : OP(hsum)(acc[r]);
+}
+
+/* c[0..N) (+)= B a with B (N, K) row stride ldb: the dot products of a with
+ * the rows of B, visited last to first if backwards; then tanh applied to c
+ * if activate, group by group while the sums are at hand. */
+static void OP(crnn_gemv_rows)(REAL *c, const REAL *a, const REAL *Bm,
+                               size_t ldb, int N, int K, int beta,
+                               int backwards, int activate)
+{
+    if (K < VL) {
+        for (int r = 0; r < N; r++) {
+            REAL s = 0;
+            for (int k = 0; k < K; k++)
+                s += a[k] * Bm[r * ldb + k];
+            c[r] = beta ? c[r] + s : s;
+        }
+        if (activate)
+            OP(crnn_vtanh)(c, (size_t)N);
+        return;
+    }
+    /* groups of TILE_DOT_ROWS rows, then of 4, 2, 1 for the remainder */
+    const int full = N / TILE_DOT_ROWS * TILE_DOT_ROWS;
+    const int rem4 = TILE_DOT_ROWS > 4 && N - full >= 4 ? 4 : 0;
+    const int rem2 = (N - full - rem4) / 2 * 2, rem1 = N - full - rem4 - rem2;
+#define GROUP(r, nr)                                                         \
+    do {                                                                     \
+        OP(dot_rows)(c + (r), a, Bm + (r) * ldb, ldb, K, beta, nr);          \
+        if (activate)                                                        \
+            OP(crnn_vtanh)(c + (r), (size_t)(nr));                           \
+    } while (0)
+    if (!backwards) {
+        for (int r = 0; r < full; r += TILE_DOT_ROWS)
+            GROUP(r, TILE_DOT_ROWS);
+        if (rem4)
+            GROUP(full, 4);
+        if (rem2)
+            GROUP(full + rem4, 2);
+        if (rem1)
+            GROUP(N - 1, 1);
+    } else {
+        if (rem1)
+            GROUP(N - 1, 1);
+        if (rem2)
+            GROUP(full + rem4, 2);
+        if (rem4)
+            GROUP(full, 4);
+        for (int r = full - TILE_DOT_ROWS; r >= 0; r -= TILE_DOT_ROWS)
+            GROUP(r, TILE_DOT_ROWS);
+    }
+#undef GROUP
+}
+
 /* ------------------------------------------------------------ softmax */
 
 /* y[0..n) = softmax(y) in place, n a multiple of VL (padding lanes hold
@@ -384,6 +559,14 @@ static double OP(crnn_softmax)(REAL *y, int n, REAL *max)
 
 /* ------------------------------------------------------------ transpose */
 
+#if REAL_IS_DOUBLE && CRNN_VECTOR_BYTES < 32 /* no 4-lane double vectors */
+static void OP(crnn_transpose)(REAL *restrict dst, size_t ldd,
+                               const REAL *restrict src, int rows, int cols,
+                               int r0, int r1)
+{
+    OP(transpose_scalar)(dst, ldd, src, rows, cols, r0, r1);
+}
+#else
 #define V4 OP(v4_t)
 #define IV4 OP(iv4_t)
 typedef REAL V4 __attribute__((vector_size(4 * sizeof(REAL))));
@@ -393,45 +576,45 @@ typedef IREAL IV4 __attribute__((vector_size(4 * sizeof(REAL))));
 #else
 #define SHUF4(a, b, i, j, k, l) __builtin_shuffle(a, b, (IV4){i, j, k, l})
 #endif
+DEFINE_LOAD_STORE(4, V4)
 
 /* Rows [r0, r1) of dst (cols, rows) = src (rows, cols) transposed, dst's rows
  * padded to ldd with zeros: 4x4 blocks through registers (two rounds of
- * shuffles), scalar at the edges.  r0 must be a multiple of 4. */
+ * shuffles), element by element at the edges.  r0: a multiple of 4. */
 static void OP(crnn_transpose)(REAL *restrict dst, size_t ldd,
                                const REAL *restrict src, int rows, int cols,
                                int r0, int r1)
 {
     const int r4 = r0 + (r1 - r0) / 4 * 4, rows4 = rows / 4 * 4;
-    for (int j = r0; j < r4; j += 4) {
+    for (int j = r0; j < r4; j += 4)
         for (int i = 0; i < rows4; i += 4) {
-            V4 a[4], t[4];
-            for (int k = 0; k < 4; k++)
-                memcpy(&a[k], src + (size_t)(i + k) * cols + j, sizeof a[k]);
-            t[0] = SHUF4(a[0], a[1], 0, 4, 1, 5);
-            t[1] = SHUF4(a[0], a[1], 2, 6, 3, 7);
-            t[2] = SHUF4(a[2], a[3], 0, 4, 1, 5);
-            t[3] = SHUF4(a[2], a[3], 2, 6, 3, 7);
-            a[0] = SHUF4(t[0], t[2], 0, 1, 4, 5);
-            a[1] = SHUF4(t[0], t[2], 2, 3, 6, 7);
-            a[2] = SHUF4(t[1], t[3], 0, 1, 4, 5);
-            a[3] = SHUF4(t[1], t[3], 2, 3, 6, 7);
-            for (int k = 0; k < 4; k++)
-                memcpy(dst + (size_t)(j + k) * ldd + i, &a[k], sizeof a[k]);
+            const REAL *s0 = src + (size_t)i * cols + j;
+            const V4 a0 = OP(load_4)(s0), a1 = OP(load_4)(s0 + cols);
+            const V4 a2 = OP(load_4)(s0 + 2 * cols);
+            const V4 a3 = OP(load_4)(s0 + 3 * cols);
+            const V4 t0 = SHUF4(a0, a1, 0, 4, 1, 5);
+            const V4 t1 = SHUF4(a0, a1, 2, 6, 3, 7);
+            const V4 t2 = SHUF4(a2, a3, 0, 4, 1, 5);
+            const V4 t3 = SHUF4(a2, a3, 2, 6, 3, 7);
+            REAL *d0 = dst + (size_t)j * ldd + i;
+            OP(store_4)(d0, SHUF4(t0, t2, 0, 1, 4, 5));
+            OP(store_4)(d0 + ldd, SHUF4(t0, t2, 2, 3, 6, 7));
+            OP(store_4)(d0 + 2 * ldd, SHUF4(t1, t3, 0, 1, 4, 5));
+            OP(store_4)(d0 + 3 * ldd, SHUF4(t1, t3, 2, 3, 6, 7));
         }
-        for (int k = j; k < j + 4; k++)
-            for (int i = rows4; i < rows; i++)
-                dst[(size_t)k * ldd + i] = src[(size_t)i * cols + k];
-    }
-    for (int k = r4; k < r1; k++)
-        for (int i = 0; i < rows; i++)
+    /* the edges: columns of dst past rows4, rows of dst past r4, padding */
+    for (int k = r0; k < r4; k++) {
+        for (int i = rows4; i < rows; i++)
             dst[(size_t)k * ldd + i] = src[(size_t)i * cols + k];
-    for (int k = r0; k < r1; k++)
         for (size_t i = (size_t)rows; i < ldd; i++)
             dst[(size_t)k * ldd + i] = 0;
+    }
+    OP(transpose_scalar)(dst, ldd, src, rows, cols, r4, r1);
 }
 #undef SHUF4
 #undef V4
 #undef IV4
+#endif
 
 /* ------------------------------------------------------------ Adagrad
  *
@@ -535,11 +718,39 @@ static void OP(crnn_clip_adagrad)(REAL *restrict p, REAL *restrict mem,
 #undef TILE_VECS
 #undef TILE_MAX_VECS
 #undef TILE_KC
+#undef TILE_DOT_ROWS
+#undef HALF
+#undef LOW_HALF
+#undef HIGH_HALF
+#undef LANES_PP
+#undef HAVE_SUM_ROWS
 #undef VL
 #undef VEC
 #undef IVEC
 
 #else /* !CRNN_VECTOR_EXT: plain loops, libm */
+
+static void OP(crnn_gemv_rows)(REAL *c, const REAL *a, const REAL *Bm,
+                               size_t ldb, int N, int K, int beta,
+                               int backwards, int activate)
+{
+    (void)backwards;
+    for (int r = 0; r < N; r++) {
+        REAL s = 0;
+        for (int k = 0; k < K; k++)
+            s += a[k] * Bm[r * ldb + k];
+        c[r] = beta ? c[r] + s : s;
+        if (activate)
+            c[r] = (REAL)tanh(c[r]);
+    }
+}
+
+static void OP(crnn_transpose)(REAL *restrict dst, size_t ldd,
+                               const REAL *restrict src, int rows, int cols,
+                               int r0, int r1)
+{
+    OP(transpose_scalar)(dst, ldd, src, rows, cols, r0, r1);
+}
 
 /* C (M,N) = beta*C + op(A) B: see the vector version above. */
 static void OP(crnn_gemm)(REAL *C, size_t ldc, const REAL *A, ptrdiff_t ars,
@@ -582,17 +793,6 @@ static double OP(crnn_softmax)(REAL *y, int n, REAL *max)
     return log(s);
 }
 
-static void OP(crnn_transpose)(REAL *restrict dst, size_t ldd,
-                               const REAL *restrict src, int rows, int cols,
-                               int r0, int r1)
-{
-    for (int k = r0; k < r1; k++) {
-        for (int i = 0; i < rows; i++)
-            dst[(size_t)k * ldd + i] = src[(size_t)i * cols + k];
-        for (size_t i = (size_t)rows; i < ldd; i++)
-            dst[(size_t)k * ldd + i] = 0;
-    }
-}
 
 static void OP(crnn_clip_adagrad)(REAL *restrict p, REAL *restrict mem,
                                   REAL *restrict g, REAL limit, REAL lr,
