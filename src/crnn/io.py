@@ -34,6 +34,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from ._version import __version__
+from .data import _process_exists
 from .errors import ModelFormatError
 from .model import DTYPES, PARAM_NAMES, CharRNN
 from .vocab import Vocab
@@ -89,7 +90,8 @@ def save(model: CharRNN, path: Any) -> None:
             "(training diverged?); nothing was written"
         )
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".crnn-", suffix=".tmp")
+        _remove_stale_temporaries(folder, os.path.basename(path))
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temporary_prefix(path), suffix=".tmp")
     except OSError as exc:
         raise type(exc)(exc.errno, f"cannot save the model in folder {folder!r}: {exc.strerror}") from None
     try:
@@ -141,6 +143,29 @@ def _model_arrays(model: CharRNN) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _temporary_prefix(path: str) -> str:
+    """``.NAME.PID.crnn-``: whose temporary file it is, and which process writes it."""
+    return f".{os.path.basename(path)}.{os.getpid()}.crnn-"
+
+
+def _remove_stale_temporaries(folder: str, name: str) -> None:
+    """Remove temporary files that saves of ``name`` left behind when their
+    process was killed (SIGKILL, power cut) before it could clean up.  Only
+    files of processes that no longer exist: a save in progress elsewhere is
+    left alone."""
+    start = f".{name}."
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.startswith(start) and entry.endswith(".tmp")):
+            continue
+        pid = entry[len(start):].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_exists(int(pid)):
+            _remove_quietly(os.path.join(folder, entry))
+
+
 def _remove_quietly(path: str) -> None:
     try:
         os.remove(path)
@@ -172,10 +197,25 @@ def load(path: Any) -> CharRNN:
     Raises ModelFormatError (a ValueError) for anything wrong with the
     contents, OSError for problems with the path itself.
     """
+    return _read_file(path, _read_model)
+
+
+def read_metadata(path: Any) -> dict:
+    """The JSON metadata of the model file at ``path`` (see the module's
+    docstring), checked as :func:`load` checks it, without reading the arrays.
+
+    For tools that describe a file (``crnn info``): the format and crnn
+    versions, vocabulary, hyperparameters, dtype and training state.  Same
+    errors as :func:`load`.
+    """
+    return _read_file(path, _read_metadata)
+
+
+def _read_file(path: Any, read: Any) -> Any:
     path = os.fspath(path)
     with open(path, "rb") as f:
         try:
-            return _read_model(f)
+            return read(f)
         except ModelFormatError as exc:
             raise ModelFormatError(f"{path}: {exc}") from None
         except Exception as exc:  # zip, zlib, EOF, numpy header, ... errors
@@ -184,21 +224,17 @@ def load(path: Any) -> CharRNN:
             ) from exc
 
 
+def _read_metadata(f: BinaryIO) -> dict:
+    with _open_archive(f) as archive:
+        members = _check_members(archive, os.fstat(f.fileno()).st_size)
+        meta = _parse_meta(_read_member_bytes(archive, members["meta.npy"]))
+    _vocab_from_meta(meta)
+    return meta
+
+
 def _read_model(f: BinaryIO) -> CharRNN:
     file_size = os.fstat(f.fileno()).st_size
-    try:
-        archive = zipfile.ZipFile(f)
-    except zipfile.BadZipFile:
-        f.seek(0)
-        if f.read(4) == b"PK\x03\x04":  # starts like a zip, but its directory is gone
-            raise ModelFormatError(
-                "the file is damaged or truncated (a zip archive without its end); "
-                "use an intact copy of the model"
-            ) from None
-        raise ModelFormatError(
-            "damaged, truncated, or not a crnn model file (not an .npz/zip archive)"
-        ) from None
-    with archive:
+    with _open_archive(f) as archive:
         members = _check_members(archive, file_size)
         meta = _parse_meta(_read_member_bytes(archive, members["meta.npy"]))
         vocab = _vocab_from_meta(meta)
@@ -209,6 +245,21 @@ def _read_model(f: BinaryIO) -> CharRNN:
         }
     _check_values(arrays)
     return _build_model(vocab, meta, arrays)
+
+
+def _open_archive(f: BinaryIO) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(f)
+    except zipfile.BadZipFile:
+        f.seek(0)
+        if f.read(4) == b"PK\x03\x04":  # starts like a zip, but its directory is gone
+            raise ModelFormatError(
+                "the file is damaged or truncated (a zip archive without its end); "
+                "use an intact copy of the model"
+            ) from None
+        raise ModelFormatError(
+            "damaged, truncated, or not a crnn model file (not an .npz/zip archive)"
+        ) from None
 
 
 def _check_members(archive: zipfile.ZipFile, file_size: int) -> dict[str, zipfile.ZipInfo]:
@@ -397,13 +448,14 @@ def _build_model(vocab: Vocab, meta: dict, arrays: dict[str, np.ndarray]) -> Cha
         model.memory[name][...] = arrays["m" + name]
     training = meta["training"]
     try:
-        model._set_state(
-            iteration=training["iteration"],
-            smooth_loss=training["smooth_loss"],
-            pointers=arrays["pointers"].tolist(),
-            hidden=arrays["hidden"],
-            rng_state=training["rng_state"],
-        )
+        np.random.Generator(np.random.PCG64()).bit_generator.state = training["rng_state"]
     except (TypeError, ValueError, KeyError, OverflowError) as exc:
-        raise ModelFormatError(f"invalid random generator state ({exc})") from None
+        raise ModelFormatError(f"invalid random generator state ({type(exc).__name__}: {exc})") from None
+    model._set_state(
+        iteration=training["iteration"],
+        smooth_loss=training["smooth_loss"],
+        pointers=arrays["pointers"].tolist(),
+        hidden=arrays["hidden"],
+        rng_state=training["rng_state"],
+    )
     return model
