@@ -12,7 +12,8 @@ arrays with other shapes, dtypes, orders and values), plus a fixed list of
 crafted cases (object arrays, pickles, zip bombs, enormous declared sizes,
 ...).  Each case must either load as a usable model (it samples, evaluates,
 trains one step and saves/loads back identically) or raise
-``crnn.ModelFormatError``; anything else (another exception, a hang past
+``crnn.ModelFormatError``, and ``crnn.io.read_metadata`` (what ``crnn info``
+reads) must do the same and agree with the model; anything else (another exception, a hang past
 --timeout, a crash) is a failure.  Prints a summary and exits 1 on failures.
 
 The test suite (tests/test_fuzz_load.py) imports this file for a short run.
@@ -483,9 +484,15 @@ def run_case(raw: bytes, folder: Path, timeout: float) -> tuple[str, Optional[st
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         try:
+            meta = crnn.io.read_metadata(path)  # what `crnn info` reads
+        except crnn.ModelFormatError:
+            meta = None
+        try:
             model = crnn.load(path)
         except crnn.ModelFormatError as exc:
             return "refused", str(exc)
+        assert meta is not None, "load accepted a file whose metadata read_metadata refused"
+        assert meta["vocab"] == list(model.vocab.chars) and meta["training"]["iteration"] == model.iteration
         check_usable(model, folder)
         return "loaded", None
     except Timeout:

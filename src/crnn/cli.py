@@ -31,7 +31,7 @@ import numpy as np
 from . import data as _data
 from ._version import __version__
 from .corpus import builtin_text
-from .errors import CrnnError, TrainingDivergedError
+from .errors import CorpusError, CrnnError, TrainingDivergedError
 from .model import CharRNN
 from .vocab import Vocab
 
@@ -165,12 +165,16 @@ def _read_text(name: str, encoding: str, errors: str) -> str:
 def _read_bytes(name: str) -> bytes:
     if name == "-":
         return sys.stdin.buffer.read()
+    _check_input_path(name)
+    with open(name, "rb") as f:
+        return f.read()
+
+
+def _check_input_path(name: str) -> None:
     if not os.path.exists(name):
         fail(f"input file '{name}' does not exist; check the path")
     if os.path.isdir(name):
         fail(f"'{name}' is a folder, not a text file; name the files inside it instead")
-    with open(name, "rb") as f:
-        return f.read()
 
 
 def _decode(raw: bytes, shown: str, encoding: str, errors: str) -> str:
@@ -182,15 +186,19 @@ def _decode(raw: bytes, shown: str, encoding: str, errors: str) -> str:
             _fail_binary(shown)
         line = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - raw.rfind(b"\n", 0, exc.start)
-        fail(
-            f"{shown} is not valid {encoding}: byte 0x{raw[exc.start]:02x} at line {line}, "
-            f"byte {column} (offset {exc.start}); if the file uses another encoding pass "
-            "it with --encoding (e.g. --encoding latin-1), or pass --errors replace "
-            "to replace undecodable bytes"
-        )
+        _fail_undecodable(shown, encoding, raw[exc.start], line, column, exc.start)
     if "\0" in text:
         _fail_binary(shown)
     return text
+
+
+def _fail_undecodable(shown: str, encoding: str, byte: int, line: int, column: int, offset: int) -> NoReturn:
+    fail(
+        f"{shown} is not valid {encoding}: byte 0x{byte:02x} at line {line}, "
+        f"byte {column} (offset {offset}); if the file uses another encoding pass "
+        "it with --encoding (e.g. --encoding latin-1), or pass --errors replace "
+        "to replace undecodable bytes"
+    )
 
 
 def _fail_binary(shown: str) -> NoReturn:
@@ -296,13 +304,14 @@ def train(ctx: click.Context, inputs: Sequence[str], output: str, **options: Any
     """
     opts = TrainOptions(output=output, **options)
     check_output(output, replace_ok=opts.resume or opts.force)
-    text = _training_text(inputs, opts)
-    model = _resumed_model(ctx, opts, text) if _can_resume(opts) else _new_model(opts, text)
+    corpus = _training_corpus(inputs, opts)
+    model = _resumed_model(ctx, opts, corpus) if _can_resume(opts) else _new_model(opts, corpus)
     model.n_threads = opts.threads
     # From here on the corpus is compact ids (1-2 bytes a character), not text.
-    train_ids, val_ids = split_validation(_data.encode_corpus(text, model.vocab), opts.val_fraction)
-    del text
+    train_ids, val_ids = split_validation(corpus.ids(model.vocab), opts.val_fraction)
+    del corpus
     check_length(train_ids, val_ids, model)
+    val_ids = val_ids[:VAL_MAX_CHARS]
     plan = make_plan(model, len(train_ids), opts)
     if plan.target is not None and model.iteration >= plan.target:
         click.echo(f"'{output}' has already done {model.iteration:,} iterations "
@@ -340,13 +349,100 @@ class TrainOptions:
     decode_errors: str
 
 
-def _training_text(inputs: Sequence[str], opts: TrainOptions) -> str:
-    if inputs:
-        return read_texts(inputs, opts.encoding, opts.decode_errors)
-    text = builtin_text()
-    click.echo(f"No INPUT given: training on the built-in corpus ({len(text):,} characters "
-               "of Python standard-library source code).", err=True)
-    return text
+# Inputs at least this large (all files, no standard input) are never held as
+# text: one pass reads their hash, vocabulary and length, and a second,
+# skipped when the cache already has them, encodes them to compact ids in a
+# memory-mapped cache file (crnn.data.cached_ids).
+STREAM_BYTES = 64 << 20
+# Validation scores at most this many held-out characters at each checkpoint
+# (all of them for corpora up to 10 MB): a 10% tail of a 1 GB corpus would
+# take longer to score than the training between two checkpoints.
+VAL_MAX_CHARS = 1_000_000
+
+
+class Corpus:
+    """The training text: small inputs read whole, large files streamed.
+
+    ``vocab`` is the text's own characters; ``ids(vocab)`` gives the text as
+    read-only compact ids for a model's vocabulary (a memory map for large
+    files) and lets go of the text.
+    """
+
+    def __init__(self, vocab: Vocab, text: Optional[str] = None, scan: Any = None) -> None:
+        self.vocab, self._text, self._scan = vocab, text, scan
+
+    def unknown_to(self, vocab: Vocab) -> tuple[str, ...]:
+        return tuple(c for c in self.vocab.chars if c not in vocab)
+
+    def ids(self, vocab: Vocab) -> np.ndarray:
+        if self._text is not None:
+            ids = _data.encode_corpus(self._text, vocab)
+            ids.flags.writeable = False
+            self._text = None
+            return ids
+        started = time.monotonic()
+        ids, reused = _data.cached_ids(self._scan, vocab)
+        how = "reusing the cached ids" if reused else f"encoded to ids in {time.monotonic() - started:.1f} s"
+        click.echo(f"Corpus: {len(ids):,} characters, {len(self.vocab)} distinct; {how} "
+                   f"({ids.filename})", err=True)
+        return ids
+
+
+def _training_corpus(inputs: Sequence[str], opts: TrainOptions) -> Corpus:
+    if not inputs:
+        text = builtin_text()
+        click.echo(f"No INPUT given: training on the built-in corpus ({len(text):,} characters "
+                   "of Python standard-library source code).", err=True)
+        return Corpus(Vocab.from_text(text), text=text)
+    _check_encoding(opts.encoding)
+    if "-" not in inputs:
+        for name in inputs:
+            _check_input_path(name)
+        if sum(os.path.getsize(name) for name in inputs) >= STREAM_BYTES:
+            return _scanned_corpus(inputs, opts)
+    text = read_texts(inputs, opts.encoding, opts.decode_errors)
+    return Corpus(Vocab.from_text(text), text=text)
+
+
+def _scanned_corpus(inputs: Sequence[str], opts: TrainOptions) -> Corpus:
+    started = time.monotonic()
+    try:
+        scan = _data.scan_files(inputs, opts.encoding, opts.decode_errors)
+    except CorpusError as exc:
+        _fail_corpus(exc, opts.encoding)
+    click.echo(f"Read {len(inputs)} file(s) in {time.monotonic() - started:.1f} s "
+               f"({scan.n_chars:,} characters).", err=True)
+    return Corpus(scan.vocab, scan=scan)
+
+
+def _fail_corpus(exc: CorpusError, encoding: str) -> NoReturn:
+    """The command line's own wording of a CorpusError from crnn.data."""
+    shown = f"'{exc.source}'"
+    if exc.kind == "empty":
+        fail(f"{shown} is empty; give a file with some text in it")
+    if exc.kind == "binary":
+        _fail_binary(shown)
+    if exc.kind == "undecodable":
+        line, column, byte = _locate(exc.source, exc.offset)
+        _fail_undecodable(shown, encoding, byte, line, column, exc.offset)
+    fail(str(exc))
+
+
+def _locate(path: str, offset: int) -> tuple[int, int, int]:
+    """(line, byte within the line, byte value) of ``offset`` in a file, read in pieces."""
+    line, line_start, position = 1, 0, 0
+    with open(path, "rb") as f:
+        while position < offset:
+            piece = f.read(min(_data.CHUNK_BYTES, offset - position))
+            if not piece:
+                break
+            newlines = piece.count(b"\n")
+            if newlines:
+                line += newlines
+                line_start = position + piece.rfind(b"\n") + 1
+            position += len(piece)
+        byte = f.read(1)
+    return line, offset - line_start + 1, byte[0] if byte else 0
 
 
 def split_validation(ids: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -381,9 +477,9 @@ def _can_resume(opts: TrainOptions) -> bool:
     return opts.resume
 
 
-def _new_model(opts: TrainOptions, text: str) -> CharRNN:
+def _new_model(opts: TrainOptions, corpus: Corpus) -> CharRNN:
     return CharRNN(
-        Vocab.from_text(text), hidden_size=opts.hidden_size, seq_length=opts.seq_length,
+        corpus.vocab, hidden_size=opts.hidden_size, seq_length=opts.seq_length,
         learning_rate=opts.learning_rate, batch_size=opts.batch_size, dtype=opts.dtype,
         seed=opts.seed,
     )
@@ -393,9 +489,9 @@ def _new_model(opts: TrainOptions, text: str) -> CharRNN:
 SHAPE_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype")
 
 
-def _resumed_model(ctx: click.Context, opts: TrainOptions, text: str) -> CharRNN:
+def _resumed_model(ctx: click.Context, opts: TrainOptions, corpus: Corpus) -> CharRNN:
     model = open_model(opts.output)
-    unknown = model.vocab.unknown_chars(text)
+    unknown = corpus.unknown_to(model.vocab)
     if unknown:
         fail(f"cannot --resume: the text has {len(unknown)} character(s) that '{opts.output}' "
              f"does not know: {describe_chars(unknown)}; remove them from the text, or train "
@@ -940,13 +1036,11 @@ def model_facts(path: str, model: CharRNN) -> dict:
 
 
 def file_metadata(path: str) -> dict:
-    """The JSON metadata of a model file that ``load`` has already accepted.
+    """The JSON metadata of a model file (only the format and crnn versions
+    are needed from it: the model object does not carry them)."""
+    from .io import read_metadata
 
-    (Only the format and crnn versions are needed from it; the model object
-    does not carry them.)
-    """
-    with np.load(path, allow_pickle=False) as archive:
-        return json.loads(archive["meta"].tobytes().decode("utf-8"))
+    return read_metadata(path)
 
 
 _ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", " ": "␣", "\\": "\\\\"}
