@@ -15,11 +15,13 @@
  *
  * Threads: forward, backward and train_step run as one parallel region in
  * which every thread executes the same pass functions on its share of the
- * work, with a barrier wherever a step needs another thread's results (once
- * per time step in the recurrences).  Each output element is computed by one
- * thread, in the same order whatever the number of threads (rows or columns
- * are shared out, never a sum), so results do not depend on n_threads.  The
- * loss is summed from per-row losses after the region, in row order.
+ * work, with a barrier wherever a pass needs another thread's results.  The
+ * recurrences are shared out by streams (no barrier per time step); the
+ * chunk-wide products by rows or columns of their output.  Each output
+ * element is computed by one thread, in the same order whatever the number
+ * of threads (never a sum split between threads), so results do not depend
+ * on n_threads.  The loss is summed from per-row losses after the region,
+ * in row order.
  */
 
 #define CRNN_CAT_(a, b, c) a##b##c
@@ -157,24 +159,27 @@ static void FN(share)(int n, int align, int tid, int nt, int *lo, int *hi)
     *hi = (int)(b < n ? b : n);
 }
 
-/* Threads worth using: one per core at most, and only when a time step has
- * enough multiply-adds (B*H*H) to pay for a barrier per step. */
-#define MIN_WORK_PER_THREAD 100000.0
-static int FN(team_size)(int n_threads, int B, int H)
+/* Threads worth using: at most one per core and one per stream (the
+ * recurrences are shared out by streams), and only if each thread gets
+ * enough of the chunk's 3*B*T*H*H multiply-adds to pay for starting a team
+ * and the few barriers of a pass. */
+#define MIN_WORK_PER_THREAD 1e6
+static int FN(team_size)(int n_threads, int B, int T, int H)
 {
 #ifdef _OPENMP
-    const double step_work = (double)B * H * H;
+    const double work = 3.0 * B * T * (double)H * H;
     int n = n_threads;
     if (n > omp_get_num_procs())
         n = omp_get_num_procs();
-    if (n > step_work / MIN_WORK_PER_THREAD)
-        n = (int)(step_work / MIN_WORK_PER_THREAD);
-    if (n > (H + CRNN_PAD - 1) / CRNN_PAD)
-        n = (H + CRNN_PAD - 1) / CRNN_PAD;
+    if (n > B)
+        n = B;
+    if (n > work / MIN_WORK_PER_THREAD)
+        n = (int)(work / MIN_WORK_PER_THREAD);
     return n < 1 ? 1 : n;
 #else
     (void)n_threads;
     (void)B;
+    (void)T;
     (void)H;
     return 1;
 #endif
@@ -191,34 +196,33 @@ static double FN(softmax_nll)(REAL *y, int target, int Vn)
     return log_sum - (double)(y_target - m);
 }
 
-/* One time step of the recurrence for columns [c0, c1) of B streams:
- * hcur = tanh(WxhT[x] + bh + hprev Whh^T), the rows of the weights visited
- * backwards if asked (see gemm_nn_dir).  One stream: dot products with the
- * rows of Whh; several: a matrix product with the transposed copy whh_t. */
-static void FN(recur_cols)(REAL *restrict hcur, const REAL *restrict hprev,
+/* One time step of the recurrence for n streams (rows of hcur, hprev; the
+ * input of stream b at ids[b * id_stride]):
+ *     hcur = tanh(WxhT[x] + bh + hprev Whh^T),
+ * the rows of the weights visited backwards if asked (see gemm_nn_dir).
+ * one_stream (B == 1): dot products with the rows of Whh itself; else a
+ * matrix product with its transposed copy whh_t.  The choice depends on B,
+ * never on how the streams are shared between threads, so that results do
+ * not depend on n_threads. */
+static void FN(recur_step)(REAL *restrict hcur, const REAL *restrict hprev,
                            const REAL *restrict wxh_t, const REAL *restrict bh,
                            const REAL *restrict whh,
                            const REAL *restrict whh_t, const int32_t *ids,
-                           size_t id_stride, int B, int H, int c0, int c1,
+                           size_t id_stride, int n, int H, int one_stream,
                            int backwards)
 {
-    if (c0 >= c1)
-        return;
-    for (int b = 0; b < B; b++) {
+    for (int b = 0; b < n; b++) {
         const REAL *col = wxh_t + (size_t)ids[b * id_stride] * H;
         REAL *out = hcur + (size_t)b * H;
-        for (int i = c0; i < c1; i++)
+        for (int i = 0; i < H; i++)
             out[i] = col[i] + bh[i];
     }
-    if (B == 1) {
-        FN(crnn_gemv_rows)(hcur + c0, hprev, whh + (size_t)c0 * H, (size_t)H,
-                           c1 - c0, H, 1, backwards, 1);
+    if (one_stream) {
+        FN(crnn_gemv_rows)(hcur, hprev, whh, (size_t)H, H, H, 1, backwards, 1);
         return;
     }
-    FN(gemm_nn_dir)(hcur + c0, H, hprev, H, whh_t + c0, H, B, c1 - c0, H, 1,
-                    backwards);
-    for (int b = 0; b < B; b++)
-        FN(crnn_vtanh)(hcur + (size_t)b * H + c0, (size_t)(c1 - c0));
+    FN(gemm_nn_dir)(hcur, H, hprev, H, whh_t, H, n, H, H, 1, backwards);
+    FN(crnn_vtanh)(hcur, (size_t)n * H);
 }
 
 /* Forward over the chunk, this thread's share: transposes, the recurrence
@@ -231,10 +235,10 @@ static void FN(forward_pass)(const FN(chunk) *c, REAL *h_last, const REAL *h0,
     const size_t bh_n = (size_t)B * H;
     const FN(workspace) *w = &c->w;
     const REAL *params = c->params;
-    int lo, hi, c0, c1;
+    int lo, hi, b0, b1;
 
     FN(share)(H, 8, tid, nt, &lo, &hi);
-    if (B > 1) /* one stream reads Whh itself, see recur_cols */
+    if (B > 1) /* one stream reads Whh itself, see recur_step */
         FN(crnn_transpose)(w->whh_t, (size_t)H, params + c->L.whh, H, H, lo,
                            hi);
     FN(crnn_transpose)(w->why_t, (size_t)c->Vp, params + c->L.why, V, H, lo, hi);
@@ -242,19 +246,21 @@ static void FN(forward_pass)(const FN(chunk) *c, REAL *h_last, const REAL *h0,
         memcpy(w->hs, h0, bh_n * sizeof(REAL));
     BARRIER(nt);
 
-    FN(share)(H, CRNN_PAD, tid, nt, &c0, &c1);
-    for (int t = 0; t < T; t++) {
-        FN(recur_cols)(w->hs + (t + 1) * bh_n, w->hs + t * bh_n,
-                       params + c->L.wxh_t, params + c->L.bh,
-                       params + c->L.whh, w->whh_t,
-                       c->inputs + t, (size_t)T, B, H, c0, c1, t & 1);
-        BARRIER(nt);
+    /* The recurrence of this thread's streams: no other thread's results
+     * needed until the end. */
+    FN(share)(B, 1, tid, nt, &b0, &b1);
+    if (b0 < b1) {
+        const size_t own = (size_t)b0 * H, n = (size_t)(b1 - b0) * H;
+        for (int t = 0; t < T; t++)
+            FN(recur_step)(w->hs + (t + 1) * bh_n + own, w->hs + t * bh_n + own,
+                           params + c->L.wxh_t, params + c->L.bh,
+                           params + c->L.whh, w->whh_t, c->inputs + b0 * T + t,
+                           (size_t)T, b1 - b0, H, B == 1, t & 1);
+        memcpy(h_last + own, w->hs + T * bh_n + own, n * sizeof(REAL));
     }
-    for (int b = 0; b < B; b++)
-        memcpy(h_last + (size_t)b * H + c0, w->hs + T * bh_n + b * H + c0,
-               (size_t)(c1 - c0) * sizeof(REAL));
     if (!c->targets)
         return;
+    BARRIER(nt);
 
     /* Logits for this thread's rows at once, then softmax row by row. */
     FN(share)(T * B, 1, tid, nt, &lo, &hi);
@@ -343,7 +349,7 @@ static void FN(backward_pass)(const FN(chunk) *c, REAL *grads, REAL *dh0,
     const REAL *params = c->params;
     const crnn_layout L = c->L;
     const REAL scale = (REAL)1 / (REAL)B;
-    int lo, hi, c0, c1;
+    int lo, hi, c0, c1, b0, b1;
 
     /* This thread's rows: dy = (probs - onehot(targets)) / B, then
      * dhraw = dy Why (the part of dh that comes from the outputs). */
@@ -371,23 +377,25 @@ static void FN(backward_pass)(const FN(chunk) *c, REAL *grads, REAL *dh0,
     FN(share)(V, CRNN_PAD, tid, nt, &lo, &hi);
     FN(add_rows)(grads + L.by, w->dy, (size_t)Vp, rows, lo, hi, overwrite);
 
-    /* Back through time, this thread's columns of dh: the only sequential
-     * part.  d_t = (dhraw_t + dhnext) (1 - h_t^2) in place; then
-     * dhnext = d_t Whh once every column of d_t is there. */
-    for (int t = T - 1; t >= 0; t--) {
-        REAL *restrict d = w->dhraw + t * bh_n;
-        const REAL *restrict h = w->hs + (t + 1) * bh_n;
-        const REAL *restrict next = w->dhnext;
-        for (int b = 0; b < B; b++)
-            for (int i = b * H + c0; i < b * H + c1; i++)
+    /* Back through time, this thread's streams: the only sequential part.
+     * d_t = (dhraw_t + dhnext) (1 - h_t^2) in place; dhnext = d_t Whh. */
+    FN(share)(B, 1, tid, nt, &b0, &b1);
+    if (b0 < b1) {
+        const size_t own = (size_t)b0 * H, n = (size_t)(b1 - b0) * H;
+        for (int t = T - 1; t >= 0; t--) {
+            REAL *restrict d = w->dhraw + t * bh_n + own;
+            const REAL *restrict h = w->hs + (t + 1) * bh_n + own;
+            const REAL *restrict next = w->dhnext + own;
+            for (size_t i = 0; i < n; i++)
                 d[i] = (t < T - 1 ? d[i] + next[i] : d[i]) * (1 - h[i] * h[i]);
-        BARRIER(nt);
-        if (c0 < c1)
-            FN(gemm_nn_dir)(w->dhnext + c0, (size_t)H, d, (size_t)H,
-                            params + L.whh + c0, (size_t)H, B, c1 - c0, H, 0,
+            FN(gemm_nn_dir)(w->dhnext + own, (size_t)H, d, (size_t)H,
+                            params + L.whh, (size_t)H, b1 - b0, H, H, 0,
                             t & 1);
+        }
+        if (dh0 != w->dhnext)
+            memcpy(dh0 + own, w->dhnext + own, n * sizeof(REAL));
     }
-    /* Every d_t is complete: the last step's barrier came after it. */
+    BARRIER(nt);
 
     /* Recurrent and input weights, this thread's columns. */
     if (c0 < c1) {
@@ -407,10 +415,6 @@ static void FN(backward_pass)(const FN(chunk) *c, REAL *grads, REAL *dh0,
             for (int i = c0; i < c1; i++)
                 dcol[i] += d[i];
         }
-        if (dh0 != w->dhnext)
-            for (int b = 0; b < B; b++)
-                memcpy(dh0 + (size_t)b * H + c0, w->dhnext + (size_t)b * H + c0,
-                       (size_t)(c1 - c0) * sizeof(REAL));
     }
 }
 
@@ -447,7 +451,7 @@ static double FN(crnn_forward)(REAL *work, REAL *h_last, const REAL *params,
 {
     const FN(chunk) c = FN(make_chunk)(work, params, inputs, targets, B, T, H,
                                        V);
-    const int nt = FN(team_size)(n_threads, B, H);
+    const int nt = FN(team_size)(n_threads, B, T, H);
     RUN_TEAM(nt, FN(forward_pass)(&c, h_last, h0, tid, team));
     return targets ? FN(chunk_loss)(&c) : 0.0;
 }
@@ -459,7 +463,7 @@ static void FN(crnn_backward)(REAL *grads, REAL *dh0, REAL *work,
 {
     const FN(chunk) c = FN(make_chunk)(work, params, inputs, targets, B, T, H,
                                        V);
-    const int nt = FN(team_size)(n_threads, B, H);
+    const int nt = FN(team_size)(n_threads, B, T, H);
     RUN_TEAM(nt, FN(backward_pass)(&c, grads, dh0, 0, tid, team));
 }
 
@@ -536,7 +540,7 @@ static double FN(crnn_train_step)(REAL *params, REAL *mem, REAL *grads,
     c.lr = lr;
     c.clip = clip;
     c.eps = eps;
-    const int nt = FN(team_size)(n_threads, B, H);
+    const int nt = FN(team_size)(n_threads, B, T, H);
     RUN_TEAM(nt, FN(train_pass)(&c, params, mem, grads, h, tid, team));
     return FN(chunk_loss)(&c);
 }
@@ -586,8 +590,8 @@ static void FN(crnn_sample)(int32_t *out, REAL *h, REAL *work,
     REAL *hnew = work, *y = hnew + H;
     int32_t x = x0;
     for (int i = 0; i < n; i++) {
-        FN(recur_cols)(hnew, h, params + L.wxh_t, params + L.bh,
-                       params + L.whh, NULL, &x, 0, 1, H, 0, H, i & 1);
+        FN(recur_step)(hnew, h, params + L.wxh_t, params + L.bh,
+                       params + L.whh, NULL, &x, 0, 1, H, 1, i & 1);
         memcpy(h, hnew, (size_t)H * sizeof(REAL));
         memcpy(y, params + L.by, (size_t)V * sizeof(REAL));
         FN(crnn_gemv_rows)(y, h, params + L.why, (size_t)H, V, H, 1, i & 1, 0);
