@@ -92,7 +92,6 @@ typedef struct {
     REAL *dy;       /* (T, B, Vp)  d loss / d logits                       */
     REAL *dhraw;    /* (T, B, H)   d loss / d (pre-tanh activation)        */
     REAL *dhnext;   /* (B, H)      gradient flowing into the previous step */
-    REAL *dh0;      /* (B, H)      scratch for train_step                  */
     REAL *seen;     /* (V)         train_step: 1 where a char occurs       */
 } FN(workspace);
 
@@ -109,8 +108,7 @@ static FN(workspace) FN(carve)(REAL *work, int B, int T, int H, int V)
     w.dy = w.row_loss + 2 * t * b; /* end of the forward part */
     w.dhraw = w.dy + t * b * vp;
     w.dhnext = w.dhraw + t * b * h;
-    w.dh0 = w.dhnext + b * h;
-    w.seen = w.dh0 + b * h;
+    w.seen = w.dhnext + b * h;
     return w;
 }
 
@@ -338,7 +336,8 @@ static void FN(weight_grad)(const FN(chunk) *c, REAL *grads, size_t off,
 }
 
 /* Backward through the chunk, this thread's share.  overwrite: the dense
- * gradients (Whh, Why, bh, by) and WxhT are set rather than added to. */
+ * gradients (Whh, Why, bh, by) and WxhT are set rather than added to.
+ * dh0 may be NULL (train_step): then the last product of BPTT is skipped. */
 static void FN(backward_pass)(const FN(chunk) *c, REAL *grads, REAL *dh0,
                               int overwrite, int tid, int nt)
 {
@@ -388,11 +387,12 @@ static void FN(backward_pass)(const FN(chunk) *c, REAL *grads, REAL *dh0,
             const REAL *restrict next = w->dhnext + own;
             for (size_t i = 0; i < n; i++)
                 d[i] = (t < T - 1 ? d[i] + next[i] : d[i]) * (1 - h[i] * h[i]);
-            FN(gemm_nn_dir)(w->dhnext + own, (size_t)H, d, (size_t)H,
-                            params + L.whh, (size_t)H, b1 - b0, H, H, 0,
-                            t & 1);
+            if (t > 0 || dh0) /* at t = 0 only dh0 needs it */
+                FN(gemm_nn_dir)(w->dhnext + own, (size_t)H, d, (size_t)H,
+                                params + L.whh, (size_t)H, b1 - b0, H, H, 0,
+                                t & 1);
         }
-        if (dh0 != w->dhnext)
+        if (dh0)
             memcpy(dh0 + own, w->dhnext + own, n * sizeof(REAL));
     }
     BARRIER(nt);
@@ -523,7 +523,7 @@ static void FN(train_pass)(const FN(chunk) *c, REAL *params, REAL *mem,
     }
     FN(forward_pass)(c, h, h, tid, nt);
     BARRIER(nt);
-    FN(backward_pass)(c, grads, c->w.dhnext, 1, tid, nt);
+    FN(backward_pass)(c, grads, NULL, 1, tid, nt);
     BARRIER(nt);
     FN(update_pass)(c, params, mem, grads, tid, nt);
 }

@@ -46,7 +46,7 @@ size_t crnn_train_workspace(int B, int T, int H, int V)
     size_t n = crnn_forward_workspace(B, T, H, V);
     n = add(n, mul(mul(t, b), crnn_padded(v))); /* dy (T,B,Vp)           */
     n = add(n, mul(mul(t, b), h));      /* dhraw                         */
-    n = add(n, mul(2 * b, h));          /* dhnext, dh0                   */
+    n = add(n, mul(b, h));              /* dhnext                        */
     return add(n, v);                   /* seen                          */
 }
 
