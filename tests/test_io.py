@@ -132,11 +132,11 @@ def test_failed_save_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch)
     make_model().save(path)
     old = path.read_bytes()
 
-    def disk_full(file, **arrays):
+    def disk_full(file, arrays):
         file.write(b"partial data")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(crnn.io.np, "savez", disk_full)
+    monkeypatch.setattr(crnn.io, "_write_npz", disk_full)
     model = make_model(seed=1)
     with pytest.raises(OSError, match="unchanged") as info:
         model.save(path)
@@ -150,10 +150,10 @@ def test_interrupted_save_leaves_the_old_file(tmp_path, monkeypatch):
     make_model().save(path)
     old = path.read_bytes()
 
-    def interrupted(file, **arrays):
+    def interrupted(file, arrays):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(crnn.io.np, "savez", interrupted)
+    monkeypatch.setattr(crnn.io, "_write_npz", interrupted)
     with pytest.raises(KeyboardInterrupt):
         make_model(seed=1).save(path)
     assert path.read_bytes() == old

@@ -96,7 +96,7 @@ def save(model: CharRNN, path: Any) -> None:
         raise type(exc)(exc.errno, f"cannot save the model in folder {folder!r}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            _write_npz(f, arrays)
             f.flush()
             if hasattr(os, "fchmod"):
                 os.fchmod(f.fileno(), 0o666 & ~_UMASK)
@@ -111,6 +111,18 @@ def save(model: CharRNN, path: Any) -> None:
             ) from exc
         raise
     _fsync_folder(folder)
+
+
+def _write_npz(f: BinaryIO, arrays: dict[str, np.ndarray]) -> None:
+    """What ``np.savez`` writes (an uncompressed zip of .npy members), but
+    with every member and the archive closed even when a write fails (a
+    full disk): older NumPy left the archive open, to be finished later by
+    the garbage collector on a file that is gone or closed."""
+    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with archive.open(info, "w", force_zip64=True) as member:
+                npy_format.write_array(member, array, allow_pickle=False)
 
 
 def _model_arrays(model: CharRNN) -> dict[str, np.ndarray]:
