@@ -623,7 +623,7 @@ static void OP(crnn_transpose)(REAL *restrict dst, size_t ldd,
  *     y += y (1/2 - (x/2) y^2),
  * each doubling the correct bits, to about one unit in the last place: far
  * cheaper than a square root and a division, which cost more than the rest
- * of the update.  Lanes outside [1e-37, 1e37] (where the float estimate
+ * of the update.  Lanes outside [1e-37, 1e37) (where the float estimate
  * would fail) or NaN take the exact scalar path.
  */
 #if REAL_IS_DOUBLE && CRNN_ISA_LEVEL >= 1
@@ -647,13 +647,37 @@ CRNN_ALWAYS_INLINE VEC OP(rsqrt)(VEC x)
     return y;
 }
 
-/* 1 if every lane of the comparison mask m is set. */
-CRNN_ALWAYS_INLINE int OP(all_lanes)(IVEC m)
+/* clip(x, [lo, hi]) with NaN kept: x86's max/min return their second
+ * operand when either is NaN. */
+CRNN_ALWAYS_INLINE VEC OP(clip)(VEC x, VEC lo, VEC hi)
 {
 #if CRNN_VECTOR_BYTES == 64
-    return _mm512_movepi64_mask((__m512i)m) == 0xFF;
+    return (VEC)_mm512_min_pd((__m512d)hi, _mm512_max_pd((__m512d)lo,
+                                                         (__m512d)x));
 #else
-    return _mm256_movemask_pd((__m256d)m) == 0xF;
+    return (VEC)_mm256_min_pd((__m256d)hi, _mm256_max_pd((__m256d)lo,
+                                                         (__m256d)x));
+#endif
+}
+
+/* 1 if every lane of s is a number in [1e-37, 1e37): one unsigned compare
+ * of the bits (NaN and negative numbers have larger bit patterns). */
+CRNN_ALWAYS_INLINE int OP(in_rsqrt_range)(VEC s)
+{
+    const double bounds[2] = {1e-37, 1e37};
+    IREAL bits[2];
+    memcpy(bits, bounds, sizeof bits);
+    const IREAL lo = bits[0], span = bits[1] - bits[0];
+#if CRNN_VECTOR_BYTES == 64
+    const __m512i off = _mm512_sub_epi64((__m512i)s, _mm512_set1_epi64(lo));
+    return _mm512_cmplt_epu64_mask(off, _mm512_set1_epi64(span)) == 0xFF;
+#else
+    /* no unsigned 64-bit compare in AVX2: flip the sign bits, compare signed */
+    const __m256i flip = _mm256_set1_epi64x(INT64_MIN);
+    const __m256i off = _mm256_xor_si256(
+        _mm256_sub_epi64((__m256i)s, _mm256_set1_epi64x(lo)), flip);
+    const __m256i lim = _mm256_xor_si256(_mm256_set1_epi64x(span), flip);
+    return _mm256_movemask_pd((__m256d)_mm256_cmpgt_epi64(lim, off)) == 0xF;
 #endif
 }
 #endif
@@ -682,14 +706,11 @@ static void OP(crnn_clip_adagrad)(REAL *restrict p, REAL *restrict mem,
     size_t i = 0;
 #ifdef FAST_RSQRT
     const VEC lo = OP(splat)(-limit), hi = OP(splat)(limit);
-    const VEC small = OP(splat)(1e-37), big = OP(splat)(1e37);
     for (; i + VL <= n; i += VL) {
-        VEC x = OP(load_v)(g + i);
-        x = OP(select)(x > hi, hi, x);
-        x = OP(select)(x < lo, lo, x);
+        const VEC x = OP(clip)(OP(load_v)(g + i), lo, hi);
         const VEC m = OP(load_v)(mem + i) + x * x;
         const VEC s = m + eps;
-        if (!OP(all_lanes)((s >= small) & (s <= big))) { /* rare */
+        if (!OP(in_rsqrt_range)(s)) { /* rare */
             OP(clip_adagrad_exact)(p + i, mem + i, g + i, limit, lr, eps, VL);
             continue;
         }

@@ -175,3 +175,48 @@ def test_results_are_bitwise_identical_for_any_thread_count(B, T, H, V, dtype, i
         many = _run_all(*case, V, n_threads)
         for a, b in zip(one, many):
             assert a.tobytes() == b.tobytes(), n_threads
+
+
+# ---------------------------------------------------------------------------
+# train_step's Adagrad: the fast reciprocal square root (double) falls back
+# to an exact square root where mem + eps leaves [1e-37, 1e37) or is NaN
+
+@pytest.mark.parametrize("case", ["tiny-eps", "huge-mem", "nan-mem"])
+def test_train_step_update_matches_adagrad_outside_the_fast_range(case, dtype, isa, rng):
+    B, T, H, V = 1, 6, 20, 11
+    params, inputs, targets, h0 = _train_case(rng, B, T, H, V, dtype)
+    mem = np.abs(rng.standard_normal(params.size)).astype(dtype)
+    eps = 1e-8
+    if case == "tiny-eps":
+        # h stays 0: the gradients of Whh and Why are exactly 0, so with
+        # mem = 0 the square root is taken of eps alone
+        views = K.param_views(params, H, V)
+        views["Wxh"][...] = 0
+        views["Whh"][...] = 0
+        views["bh"][...] = 0
+        h0[...] = 0
+        mem[::2] = 0
+        eps = 1e-300 if dtype == F64 else 1e-40
+    elif case == "huge-mem":
+        mem[::3] = 1e300 if dtype == F64 else 1e38
+    else:
+        mem[::5] = np.nan
+
+    # reference: the separate kernels (exact square root and division)
+    work = np.zeros(K.train_workspace_size(B, T, H, V), dtype)
+    grads, dh0, h_last = np.zeros_like(params), np.zeros_like(h0), np.zeros_like(h0)
+    K.forward(work, h_last, params, inputs, targets, h0)
+    K.backward(grads, dh0, work, params, inputs, targets)
+    K.clip(grads, 5.0)
+    want_p, want_mem = params.copy(), mem.copy()
+    K.adagrad(want_p, want_mem, grads, 0.1, eps)
+    absent = np.setdiff1d(np.arange(V), inputs)
+    for v in absent:  # train_step leaves the rows of absent characters alone
+        want_p[v * H:(v + 1) * H] = params[v * H:(v + 1) * H]
+        want_mem[v * H:(v + 1) * H] = mem[v * H:(v + 1) * H]
+
+    p, m, g, h = params.copy(), mem.copy(), np.zeros_like(params), h0.copy()
+    K.train_step(p, m, g, work, h, inputs, targets, 0.1, eps=eps)
+    tol = 1e-12 if dtype == F64 else 1e-5
+    np.testing.assert_allclose(m, want_mem, rtol=tol, atol=0, equal_nan=True)
+    np.testing.assert_allclose(p, want_p, rtol=tol, atol=tol, equal_nan=True)
