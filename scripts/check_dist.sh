@@ -140,7 +140,9 @@ else
     printf '%s\n' "${SUMMARY[@]}"
     exit 1
 fi
-grep -E '^(WARNING|warning)' "$WORK/build.log" | sort -u | sed 's/^/   build: /'
+grep -E '^(WARNING|warning)' "$WORK/build.log" | sort -u \
+    | grep -vE "no previously-included files matching|byte-compiling is disabled|no files found matching '\*\.md' under directory 'docs'" \
+    | sed 's/^/   build: /'
 VERSION="$(basename "$SDIST" .tar.gz)"; VERSION="${VERSION#crnn-}"
 
 # ----------------------------------------------------------------------

@@ -7,9 +7,11 @@
 # there:
 #   - checks that crnn._kernels.cpu_path() is 'baseline' (runtime dispatch
 #     must not pick a variant the CPU lacks), while printing the native one;
-#   - runs the kernel-versus-reference tests and the gradient checks
-#     (tests/test_kernels.py, tests/test_gradcheck.py): every kernel, both
-#     dtypes, on the baseline path;
+#   - runs the kernel-versus-reference tests, the gradient checks, the
+#     accuracy tests of the kernels' own exp/tanh and the kernels' property
+#     tests (tests/test_kernels.py, test_gradcheck.py, test_ops.py,
+#     test_kernels_props.py): every kernel, both dtypes, on the baseline
+#     path (the tests of the AVX2/AVX-512 paths skip themselves there);
 #   - trains a small model with `python -m crnn train` and samples from it.
 #
 # Usage: scripts/qemu_check.sh VENV [TESTS_DIR] [TEXT_FILE]
@@ -17,7 +19,8 @@
 #   TESTS_DIR  crnn's tests/ folder (default: tests/ beside this script)
 #   TEXT_FILE  training text for the CLI run (default: a generated one)
 # Environment: QEMU_CPU (default Nehalem), QEMU_TESTS (pytest arguments,
-#   default "test_kernels.py test_gradcheck.py").
+#   default "test_kernels.py test_gradcheck.py test_ops.py
+#   test_kernels_props.py"; files that do not exist are left out).
 # Exit status: 0 passed, 1 failed, 3 skipped (qemu-x86_64 cannot be had).
 # The last line is "qemu-result: ..." with a one-line summary.
 
@@ -28,7 +31,7 @@ VENV="${1:?usage: qemu_check.sh VENV [TESTS_DIR] [TEXT_FILE]}"
 TESTS="${2:-$HERE/../tests}"
 TEXT="${3:-}"
 CPU="${QEMU_CPU:-Nehalem}"
-read -r -a SELECTED <<<"${QEMU_TESTS:-test_kernels.py test_gradcheck.py}"
+read -r -a SELECTED <<<"${QEMU_TESTS:-test_kernels.py test_gradcheck.py test_ops.py test_kernels_props.py}"
 unset CRNN_ISA PYTHONPATH PYTHONHOME
 
 result() { echo "qemu-result: $*"; }
@@ -59,7 +62,8 @@ echo "$(qemu-x86_64 --version | head -1), -cpu $CPU"
 # guest gets the venv path as argv[0] (-0) and the resolved binary to load.
 REAL="$(readlink -f "$PY")"
 Q=(qemu-x86_64 -cpu "$CPU" -0 "$PY" "$REAL")
-prefix="$("${Q[@]}" -c 'import sys; print(sys.prefix)' 2>&1)"
+# (qemu's own warnings, e.g. about CPU features TCG lacks, go to stderr.)
+prefix="$("${Q[@]}" -c 'import sys; print(sys.prefix)' 2>/dev/null)"
 if [ "$prefix" != "$VENV" ]; then
     result "FAILED: under qemu the interpreter's sys.prefix is '$prefix', not the venv $VENV"
     exit 1
@@ -73,9 +77,36 @@ for d in scripts benchmarks; do   # some tests read files beside tests/
 done
 cd "$WORK" || exit 1
 
+# The emulated CPU must really lack AVX: an AVX2+FMA instruction has to
+# fault there (if a C compiler is at hand to build the probe).
+if command -v cc >/dev/null 2>&1; then
+    cat >"$WORK/avx_probe.c" <<'EOF'
+#include <immintrin.h>
+#include <stdio.h>
+__attribute__((target("avx2,fma"))) static double fused(double a)
+{
+    __m256d v = _mm256_set1_pd(a);
+    double out[4];
+    _mm256_storeu_pd(out, _mm256_fmadd_pd(v, v, v));
+    return out[0];
+}
+int main(void) { printf("%g\n", fused(2.0)); return 0; }
+EOF
+    if cc -O1 -o "$WORK/avx_probe" "$WORK/avx_probe.c" 2>/dev/null; then
+        # (an inner shell, so that its "Illegal instruction" notice is silenced)
+        probe_rc="$(bash -c '"$@" >/dev/null 2>&1; echo $?' probe qemu-x86_64 -cpu "$CPU" "$WORK/avx_probe" 2>/dev/null)"
+        if [ "$probe_rc" = 0 ]; then
+            result "FAILED: an AVX2 instruction ran under -cpu $CPU; choose a CPU model without AVX"
+            exit 1
+        fi
+        echo "an AVX2+FMA probe faults under -cpu $CPU (illegal instruction), as it should"
+    fi
+fi
+
 native="$("$PY" -c 'import crnn._kernels as k; print(k.cpu_path())')"
-emulated="$("${Q[@]}" -c 'import crnn, crnn._kernels as k; print(k.cpu_path())' 2>&1)"
-where="$("${Q[@]}" -c 'import crnn; print(crnn.__file__)' 2>&1)"
+emulated="$("${Q[@]}" -c 'import crnn, crnn._kernels as k; print(k.cpu_path())' 2>"$WORK/import.err")" ||
+    cat "$WORK/import.err"
+where="$("${Q[@]}" -c 'import crnn; print(crnn.__file__)' 2>/dev/null)"
 echo "crnn under qemu imported from $where"
 echo "CPU path: native '$native', under qemu -cpu $CPU '$emulated'"
 if [ "$emulated" != baseline ]; then
@@ -86,7 +117,13 @@ fi
 status=0
 t=$SECONDS
 args=()
-for f in "${SELECTED[@]}"; do args+=("tests/$f"); done
+for f in "${SELECTED[@]}"; do
+    if [ -f "tests/$f" ]; then args+=("tests/$f"); else echo "(no tests/$f: left out)"; fi
+done
+if [ ${#args[@]} -eq 0 ]; then
+    result "FAILED: none of the test files ${SELECTED[*]} exists in $TESTS"
+    exit 1
+fi
 echo "pytest under qemu: ${args[*]} ..."
 "${Q[@]}" -m pytest -p no:cacheprovider -q "${args[@]}" >"$WORK/pytest.log" 2>&1 || status=1
 tally="$(grep -E '^=* *[0-9]+ (passed|failed|error)' "$WORK/pytest.log" | tail -1 | sed -E 's/^=+ *//; s/ *=+$//')"
