@@ -34,8 +34,9 @@ static inline size_t crnn_padded(size_t n)
 }
 
 /* The kernels' hot loops use GCC/Clang vector extensions (explicit register
- * tiles, branch-free exp/tanh); other compilers get plain loops. */
-#if defined(__GNUC__) || defined(__clang__)
+ * tiles, branch-free exp/tanh); other compilers get plain loops (which
+ * -DCRNN_NO_VECTOR_EXT also selects, to test them). */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(CRNN_NO_VECTOR_EXT)
 #define CRNN_VECTOR_EXT 1
 #define CRNN_ALWAYS_INLINE static inline __attribute__((always_inline))
 #else

@@ -498,10 +498,12 @@ static void OP(crnn_gemv_rows)(REAL *c, const REAL *a, const REAL *Bm,
     const int full = N / TILE_DOT_ROWS * TILE_DOT_ROWS;
     const int rem4 = TILE_DOT_ROWS > 4 && N - full >= 4 ? 4 : 0;
     const int rem2 = (N - full - rem4) / 2 * 2, rem1 = N - full - rem4 - rem2;
+    /* tanh group by group if a group fills a vector, else once at the end */
+    const int per_group = activate && TILE_DOT_ROWS >= VL;
 #define GROUP(r, nr)                                                         \
     do {                                                                     \
         OP(dot_rows)(c + (r), a, Bm + (r) * ldb, ldb, K, beta, nr);          \
-        if (activate)                                                        \
+        if (per_group)                                                       \
             OP(crnn_vtanh)(c + (r), (size_t)(nr));                           \
     } while (0)
     if (!backwards) {
@@ -523,6 +525,8 @@ static void OP(crnn_gemv_rows)(REAL *c, const REAL *a, const REAL *Bm,
         for (int r = full - TILE_DOT_ROWS; r >= 0; r -= TILE_DOT_ROWS)
             GROUP(r, TILE_DOT_ROWS);
     }
+    if (activate && !per_group)
+        OP(crnn_vtanh)(c, (size_t)N);
 #undef GROUP
 }
 
