@@ -15,6 +15,10 @@
  *  - No allocation, no printing, no Python.  Inputs are assumed valid: all
  *    checking happens in the Cython layer (src/crnn/_kernels.pyx).
  *  - ids (inputs, targets) are int32, shape (B, T), in [0, V).
+ *  - n_threads: at most that many threads (OpenMP builds), fewer when the
+ *    chunk is too small to gain (always one for B = 1).  Results are the
+ *    same bits for any n_threads.  In a process forked after the kernels
+ *    used threads, they use one (libgomp cannot start threads there).
  *
  * Parameter layout: one flat buffer of crnn_param_count(H, V) elements,
  *     WxhT (V,H) | Whh (H,H) | Why (V,H) | bh (H) | by (V)

@@ -1,8 +1,14 @@
-/* Picks the fastest kernel variant this CPU can run (see crnn.h). */
+/* Choices made at run time: the fastest kernel variant this CPU can run
+ * (see crnn.h), and whether threads can be started. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+
+#if defined(_OPENMP) && (defined(__unix__) || defined(__APPLE__))
+#include <pthread.h>
+#define CRNN_WATCH_FORK 1
+#endif
 
 static int supported_isa(void)
 {
@@ -61,5 +67,38 @@ const char *crnn_isa_name(int isa)
 __attribute__((constructor)) static void choose_isa_at_load(void)
 {
     crnn_get_isa();
+}
+#endif
+
+/* GNU libgomp cannot start threads in a child forked after the parent ran a
+ * parallel region (the child waits forever for the parent's pool): such a
+ * child runs the kernels on one thread instead (results are the same). */
+#ifdef CRNN_WATCH_FORK
+static volatile int team_started, teams_unusable;
+static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
+
+static void after_fork_in_child(void)
+{
+    if (team_started)
+        teams_unusable = 1;
+}
+
+static void install_fork_hook(void)
+{
+    pthread_atfork(NULL, NULL, after_fork_in_child);
+}
+
+int crnn_team_allowed(void)
+{
+    pthread_once(&fork_hook_once, install_fork_hook);
+    if (teams_unusable)
+        return 0;
+    team_started = 1;
+    return 1;
+}
+#else
+int crnn_team_allowed(void)
+{
+    return 1;
 }
 #endif

@@ -46,6 +46,9 @@ static inline size_t crnn_padded(size_t n)
 
 /* OpenMP when the build enables it (setup.py adds -fopenmp if the compiler
  * accepts it); otherwise every parallel region runs on one thread. */
+/* 1 if a team of threads may be started now (dispatch.c), and noted. */
+int crnn_team_allowed(void);
+
 #ifdef _OPENMP
 #include <omp.h>
 #define CRNN_THREAD_ID() omp_get_thread_num()

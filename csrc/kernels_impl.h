@@ -173,6 +173,8 @@ static int FN(team_size)(int n_threads, int B, int T, int H)
         n = B;
     if (n > work / MIN_WORK_PER_THREAD)
         n = (int)(work / MIN_WORK_PER_THREAD);
+    if (n > 1 && !crnn_team_allowed())
+        n = 1;
     return n < 1 ? 1 : n;
 #else
     (void)n_threads;

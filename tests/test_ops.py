@@ -9,6 +9,9 @@ NumPy evaluated in long double (about 11 more bits than double on x86-64).
 """
 
 import ctypes
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -220,3 +223,34 @@ def test_train_step_update_matches_adagrad_outside_the_fast_range(case, dtype, i
     tol = 1e-12 if dtype == F64 else 1e-5
     np.testing.assert_allclose(m, want_mem, rtol=tol, atol=0, equal_nan=True)
     np.testing.assert_allclose(p, want_p, rtol=tol, atol=tol, equal_nan=True)
+
+
+FORK_SCRIPT = r"""
+import os, sys
+import numpy as np
+from crnn import _kernels as K
+B, T, H, V = 16, 10, 256, 65
+n = K.param_count(H, V)
+p = (np.random.default_rng(0).standard_normal(n) * 0.1).astype(np.float32)
+work = np.zeros(K.train_workspace_size(B, T, H, V), np.float32)
+ids = np.zeros((B, T), np.int32)
+def step():
+    h = np.zeros((B, H), np.float32)
+    return K.train_step(p.copy(), np.zeros(n, np.float32), np.zeros(n, np.float32), work, h,
+                        ids, ids, 0.1, n_threads=2)
+before = step()
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if step() == before else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_threads_after_fork_neither_hang_nor_change_results():
+    """libgomp cannot start threads in a child forked after the parent used
+    them; the kernels then run on one thread in the child."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    done = subprocess.run([sys.executable, "-c", FORK_SCRIPT], env=env, timeout=120)
+    assert done.returncode == 0
