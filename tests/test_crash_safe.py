@@ -90,7 +90,8 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
     rnd = random.Random(20240521)
     model = tmp_path / "m.npz"
     iterations_seen, moments = [], []
-    kills = 0
+    iterations_seen_per_chain = []
+    kills = chains_finished = 0
     while kills < KILLS:
         before = file_identity(model)
         process = crnn_process(*command, cwd=tmp_path)
@@ -106,10 +107,17 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
             while file_identity(model) == before and process.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.0005)
             time.sleep(rnd.uniform(0, 0.02))
-        if process.poll() is not None:  # finished before the kill: start over
+        if process.poll() is not None:
+            # This chain of resumed runs reached the end before the next kill
+            # (a fast or idle machine): check it, then start a new chain.
             process.communicate()
             assert process.returncode == 0, process.stderr.read() if process.stderr else ""
-            break
+            assert_bit_identical(state_of(model), expected)
+            chains_finished += 1
+            model.unlink()
+            iterations_seen_per_chain.append(iterations_seen)
+            iterations_seen = []
+            continue
         process.send_signal(signal.SIGKILL)
         process.communicate()
         assert process.returncode == -signal.SIGKILL
@@ -119,9 +127,8 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
             assert not iterations_seen or loaded.iteration >= iterations_seen[-1]
             iterations_seen.append(loaded.iteration)
 
-    assert kills == KILLS, f"the run finished after only {kills} kills; raise ITERATIONS"
-    assert iterations_seen and iterations_seen[-1] < ITERATIONS
-    assert len(set(iterations_seen)) >= 5, iterations_seen  # the kills hit many different moments
+    all_seen = [i for chain in iterations_seen_per_chain + [iterations_seen] for i in chain]
+    assert len(set(all_seen)) >= 5, all_seen  # the kills hit many different moments
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     finished = run_crnn(*command, cwd=tmp_path)
     assert finished.returncode == 0, finished.stderr
@@ -129,7 +136,8 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
     # Killed saves leave temporary files behind; the next save removes them.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz", "reference", "small.txt"]
     print(f"{kills} kills at {moments.count('training')} training / {moments.count('startup')} startup "
-          f"moments; checkpoints seen: {iterations_seen}; temporary files left by the kills: "
+          f"moments, {chains_finished} chains finished early; checkpoints seen: {all_seen}; "
+          f"temporary files left by the kills: "
           f"{len(leftovers)}, all removed by the final run")
 
 
