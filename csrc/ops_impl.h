@@ -375,7 +375,12 @@ static void OP(crnn_vexp_shifted)(REAL *x, REAL shift, int n)
  * own sum, the rows can be visited in either order with the same result
  * (the recurrences alternate it, see kernels_impl.h).
  */
-#define TILE_DOT_ROWS (CRNN_VECTOR_REGS >= 32 ? 8 : 4)
+/* Rows per group: enough accumulators to hide the add latency (8 with
+ * 32 registers, or when a vector has only 2 lanes), else 4. */
+#define TILE_DOT_ROWS                                                        \
+    (CRNN_VECTOR_REGS >= 32 || CRNN_VECTOR_BYTES / (REAL_IS_DOUBLE ? 8 : 4) <= 2 \
+         ? 8                                                                 \
+         : 4)
 
 #define LANES_PP (CRNN_VECTOR_BYTES / (REAL_IS_DOUBLE ? 8 : 4))
 #if (defined(__clang__) || __GNUC__ >= 12) && LANES_PP >= 4
