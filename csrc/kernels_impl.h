@@ -10,8 +10,13 @@
  *
  * Memory plan: only the recurrent products (Whh h, Whh^T dh) run per time
  * step; everything else (logits, dWhy, dWhh, Why^T dy) is one matrix-matrix
- * product over the whole chunk.  All products go through gemm_nn / gemm_tn
- * (ops_impl.h).
+ * product over the whole chunk, through the register-tiled crnn_gemm
+ * (ops_impl.h).  One stream (B = 1) reads Whh row by row as dot products
+ * (crnn_gemv_rows), so no transposed copy of it is made or cached.  The
+ * recurrences alternate the direction in which they walk the weight matrix
+ * from one step to the next, so each step starts on what is still in L1.
+ * train_step clips and updates Whh and Why while their gradient is made
+ * (row block by row block), and skips the WxhT rows of absent characters.
  *
  * Threads: forward, backward and train_step run as one parallel region in
  * which every thread executes the same pass functions on its share of the

@@ -14,11 +14,11 @@
  *
  * Matrices are row-major with explicit strides; beta is 0 or 1.
  *
- * Every element of C is one sum over k in increasing order, accumulated in
- * REAL with the same multiply-add in every code path (vector, narrower
- * vector, scalar).  So a result does not depend on how C is cut into tiles,
- * and a threaded caller that splits C between threads gets the same bits as
- * one thread.
+ * Every element of C is one sum over k in a fixed order, accumulated in
+ * REAL with the same multiply-add in every code path (full vector, the
+ * overlapping last vector of a row, scalar).  So a result does not depend on
+ * how C is cut into tiles, and a threaded caller that splits C between
+ * threads gets the same bits as one thread.
  *
  * With GCC/Clang the products run in register tiles of explicit vectors
  * (vector extensions, so one source serves SSE2, AVX2 and AVX-512), and tanh
