@@ -350,10 +350,12 @@ CRNN_ALWAYS_INLINE VEC OP(tanh_vec)(VEC x)
                 x[i] = tmp[i];                                               \
             return;                                                          \
         }                                                                    \
-        const VEC last = F(OP(load_v)(x + n - VL));                          \
+        const int ragged = n % VL != 0;                                      \
+        const VEC last = ragged ? F(OP(load_v)(x + n - VL)) : (VEC){0};      \
         for (size_t i = 0; i + VL <= n; i += VL)                             \
             OP(store_v)(x + i, F(OP(load_v)(x + i)));                        \
-        OP(store_v)(x + n - VL, last);                                       \
+        if (ragged)                                                          \
+            OP(store_v)(x + n - VL, last);                                   \
     }
 
 DEFINE_ARRAY_OP(OP(crnn_vtanh), OP(tanh_vec))
