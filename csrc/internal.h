@@ -46,6 +46,13 @@ static inline size_t crnn_padded(size_t n)
 
 /* OpenMP when the build enables it (setup.py adds -fopenmp if the compiler
  * accepts it); otherwise every parallel region runs on one thread. */
+/* A pragma from inside a macro (MSVC spells the operator __pragma). */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define CRNN_PRAGMA(x) __pragma(x)
+#else
+#define CRNN_PRAGMA(x) _Pragma(#x)
+#endif
+
 /* 1 if a team of threads may be started now (dispatch.c), and noted. */
 int crnn_team_allowed(void);
 

@@ -44,7 +44,7 @@
 #define BARRIER(nt)                                                          \
     do {                                                                     \
         if ((nt) > 1) {                                                      \
-            _Pragma("omp barrier")                                           \
+            CRNN_PRAGMA(omp barrier)                                         \
         }                                                                    \
     } while (0)
 #else
@@ -431,7 +431,7 @@ static void FN(backward_pass)(const FN(chunk) *c, REAL *grads, REAL *dh0,
 #define RUN_TEAM(nt, call)                                                   \
     do {                                                                     \
         if ((nt) > 1) {                                                      \
-            _Pragma("omp parallel num_threads(nt)")                          \
+            CRNN_PRAGMA(omp parallel num_threads(nt))                        \
             {                                                                \
                 const int tid = CRNN_THREAD_ID();                            \
                 const int team = CRNN_THREAD_COUNT();                        \
