@@ -9,7 +9,15 @@
 #define VARIANT(name, isa) API_CAT(name, SUFFIX, isa)
 #define PUBLIC(name) API_CAT(name, SUFFIX, )
 
+/* DISPATCH returns the chosen variant's result; DISPATCH_VOID just calls it
+ * (ISO C forbids "return f();" in a void function). */
 #if CRNN_MULTI_ISA
+#define DISPATCH_VOID(name, args)                                            \
+    switch (crnn_get_isa()) {                                                \
+    case CRNN_ISA_AVX512: VARIANT(name, _avx512) args; break;                \
+    case CRNN_ISA_AVX2: VARIANT(name, _avx2) args; break;                    \
+    default: VARIANT(name, _baseline) args; break;                           \
+    }
 #define DISPATCH(name, args)                                                 \
     switch (crnn_get_isa()) {                                                \
     case CRNN_ISA_AVX512: return VARIANT(name, _avx512) args;                \
@@ -17,6 +25,7 @@
     default: return VARIANT(name, _baseline) args;                           \
     }
 #else
+#define DISPATCH_VOID(name, args) VARIANT(name, _baseline) args;
 #define DISPATCH(name, args) return VARIANT(name, _baseline) args;
 #endif
 
@@ -34,19 +43,19 @@ void PUBLIC(crnn_backward)(REAL *grads, REAL *dh0, REAL *work,
                            const int32_t *targets, int B, int T, int H, int V,
                            int n_threads)
 {
-    DISPATCH(crnn_backward, (grads, dh0, work, params, inputs, targets, B, T,
+    DISPATCH_VOID(crnn_backward, (grads, dh0, work, params, inputs, targets, B, T,
                              H, V, n_threads))
 }
 
 void PUBLIC(crnn_clip)(REAL *g, REAL limit, size_t n)
 {
-    DISPATCH(crnn_clip, (g, limit, n))
+    DISPATCH_VOID(crnn_clip, (g, limit, n))
 }
 
 void PUBLIC(crnn_adagrad)(REAL *p, REAL *mem, const REAL *g, REAL lr,
                           REAL eps, size_t n)
 {
-    DISPATCH(crnn_adagrad, (p, mem, g, lr, eps, n))
+    DISPATCH_VOID(crnn_adagrad, (p, mem, g, lr, eps, n))
 }
 
 double PUBLIC(crnn_train_step)(REAL *params, REAL *mem, REAL *grads,
@@ -64,21 +73,22 @@ void PUBLIC(crnn_sample)(int32_t *out, REAL *h, REAL *work,
                          const double *uniforms, double temperature, int n,
                          int H, int V)
 {
-    DISPATCH(crnn_sample, (out, h, work, params, x0, uniforms, temperature, n,
+    DISPATCH_VOID(crnn_sample, (out, h, work, params, x0, uniforms, temperature, n,
                            H, V))
 }
 
 void PUBLIC(crnn_tanh)(REAL *x, size_t n)
 {
-    DISPATCH(crnn_vtanh, (x, n))
+    DISPATCH_VOID(crnn_vtanh, (x, n))
 }
 
 void PUBLIC(crnn_exp)(REAL *x, size_t n)
 {
-    DISPATCH(crnn_vexp, (x, n))
+    DISPATCH_VOID(crnn_vexp, (x, n))
 }
 
 #undef DISPATCH
+#undef DISPATCH_VOID
 #undef PUBLIC
 #undef VARIANT
 #undef API_CAT

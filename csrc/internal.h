@@ -12,8 +12,10 @@
 #endif
 
 /* Several instruction-set variants of every kernel are compiled on x86-64
- * with GCC or Clang and picked at run time; elsewhere only the portable one. */
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) \
+ * with GCC and picked at run time; elsewhere only the portable one.  Clang
+ * is left out: it ignores "#pragma GCC target", so its "AVX" variants would
+ * be baseline code under a misleading name. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) \
     && !defined(CRNN_NO_DISPATCH)
 #define CRNN_MULTI_ISA 1
 #else
