@@ -107,7 +107,7 @@ def test_help_everywhere(runner, command):
 def test_help_shows_defaults(runner):
     help_text = " ".join(run(runner, "train", "--help").stdout.split())
     for default in ("default: 100;", "default: 25;", "default: 0.1;", "default: float64]",
-                    "default: (100000 without --epochs and --time-limit)", "default: (random)]"):
+                    "default: (300000 without --epochs and --time-limit)", "default: (random)]"):
         assert default in help_text
     assert "default: 500;" in run(runner, "sample", "--help").stdout
 
