@@ -53,6 +53,7 @@ import baselines as bl  # noqa: E402
 
 LR = 0.1
 SETTLE_S = 0.3  # pause after a multi-threaded row (see measure())
+N_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def log(msg: str) -> None:
@@ -198,11 +199,18 @@ class BlasThreads:
             self.current = n
 
 
+def torch_available() -> bool:
+    """Whether torch is installed, found without importing it in this process (see _worker.py)."""
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
 def torch_version() -> Optional[str]:
     try:
-        import torch
+        from importlib.metadata import version
 
-        return torch.__version__
+        return version("torch")
     except Exception:
         return None
 
@@ -242,14 +250,27 @@ def machine_info() -> dict:
     }
 
 
-def busy_warning(machine: dict, key: str = "loadavg_start") -> Optional[str]:
-    """A warning when other processes are using the CPUs (the 1-minute load average)."""
-    load, cpus = machine.get(key), machine.get("cpus_usable") or 1
-    if load and load[0] > 0.5 * cpus:
-        return (f"WARNING: the machine is busy (load average {load[0]:g} on {cpus} CPUs): "
-                "wall-clock figures are low and noisy, and multi-threaded rows (PyTorch's "
-                "2-thread row above all, whose OpenMP threads spin) can collapse; compare "
-                "ratios of 1-thread rows, or re-run on an idle machine")
+def other_load_now(seconds: float = 1.0) -> Optional[float]:
+    """Cores used by other processes over `seconds` while this one sleeps (Linux), or None."""
+    b0 = _busy_cpu_seconds()
+    t0 = time.perf_counter()
+    time.sleep(seconds)
+    b1 = _busy_cpu_seconds()
+    if b0 is None or b1 is None:
+        return None
+    return max(0.0, (b1 - b0) / (time.perf_counter() - t0))
+
+
+def busy_warning(other_cores: Optional[float], rows: list[dict]) -> Optional[str]:
+    """A warning when other processes competed for the CPUs."""
+    disturbed = sum(r.get("busy_repeats", 0) for r in rows)
+    if disturbed:
+        return (f"WARNING: {disturbed} timed repeat(s) stayed disturbed by other processes "
+                "after re-timing (marked in the table): those rows are low and noisy, "
+                "multi-threaded rows above all; re-run on an idle machine")
+    if other_cores is not None and other_cores > 0.25:
+        return (f"WARNING: other processes were using {other_cores:.2f} of {N_CPUS} CPUs when "
+                "the run started: figures may be low and noisy (see 'per CPU-s')")
     return None
 
 
@@ -410,6 +431,46 @@ class KernelTrainRunner:
         return self.B * T * n
 
 
+class WorkerRunner:
+    """A baseline training row run in a child process (_worker.py), timed there.
+
+    Used for PyTorch, so that it runs on its own OpenMP runtime and not on the
+    one crnn loaded (see _worker.py)."""
+
+    unit = "iteration"
+    remote = True
+
+    def __init__(self, spec: dict) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "_worker.py"), json.dumps(spec)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            self.close()
+            raise RuntimeError(f"benchmark worker failed to start (exit {self.proc.returncode}); "
+                               "run with CRNN_BENCH_DEBUG=1 or try the row alone")
+        self.last = (0, 0.0, 0.0)
+
+    def run(self, n: int) -> int:
+        self.proc.stdin.write(f"run {n}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline().split()
+        if not line or line[0] != "done":
+            raise RuntimeError("benchmark worker died")
+        self.last = (int(line[1]), float(line[2]), float(line[3]))
+        return self.last[0]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=30)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+
+
 class SampleRunner:
     """Generation: run(n) makes n characters from a zero state."""
 
@@ -441,6 +502,9 @@ class Case:
         self.units = 0
         self.rates: list[float] = []
         self.cpu_rates: list[float] = []
+        self.foreign: list[Optional[float]] = []
+        self.retries = 0
+        self.busy_repeats = 0
         self.error: Optional[str] = None
         self.unit_kind: Optional[str] = None
 
@@ -453,22 +517,52 @@ class Case:
             d.update(rates=self.rates, median=statistics.median(self.rates),
                      min=min(self.rates), max=max(self.rates), repeats=len(self.rates),
                      units_per_repeat=self.units, unit_kind=self.unit_kind,
-                     cpu_rates=self.cpu_rates, cpu_median=statistics.median(self.cpu_rates))
+                     cpu_rates=self.cpu_rates, cpu_median=statistics.median(self.cpu_rates),
+                     other_load_cores=self.foreign, retimed=self.retries,
+                     busy_repeats=self.busy_repeats)
         return d
 
 
+def _busy_cpu_seconds() -> Optional[float]:
+    """CPU-seconds all CPUs of the machine have been busy since boot (Linux), or None."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    busy = sum(v[:8]) - v[3] - v[4]  # all but idle and iowait (guest time is in user)
+    return busy / _CLK_TCK
+
+
+try:
+    _CLK_TCK = os.sysconf("SC_CLK_TCK")
+except (AttributeError, ValueError, OSError):
+    _CLK_TCK = 100
+
+
 def _timed(runner, n: int) -> tuple[int, float]:
-    t0 = time.perf_counter()
-    chars = runner.run(n)
-    return chars, time.perf_counter() - t0
+    chars, wall, _, _ = _timed_cpu(runner, n)
+    return chars, wall
 
 
-def _timed_cpu(runner, n: int) -> tuple[int, float, float]:
-    """chars, wall seconds, CPU seconds of the whole process (all its threads)."""
+def _timed_cpu(runner, n: int) -> tuple[int, float, float, Optional[float]]:
+    """chars, wall seconds, CPU seconds of the row's process (all its threads), and the
+    CPU time other processes took meanwhile, in cores (None where /proc/stat is missing)."""
+    b0 = _busy_cpu_seconds()
     c0, t0 = time.process_time(), time.perf_counter()
     chars = runner.run(n)
     t1, c1 = time.perf_counter(), time.process_time()
-    return chars, t1 - t0, c1 - c0
+    b1 = _busy_cpu_seconds()
+    ours = c1 - c0
+    if getattr(runner, "remote", False):
+        chars, wall, cpu = runner.last  # timed in the worker process
+        ours += cpu
+    else:
+        wall, cpu = t1 - t0, c1 - c0
+    foreign = None
+    if b0 is not None and b1 is not None and t1 > t0:
+        foreign = max(0.0, (b1 - b0 - ours) / (t1 - t0))
+    return chars, wall, cpu, foreign
 
 
 def calibrate(runner, target_s: float) -> int:
@@ -486,8 +580,12 @@ def calibrate(runner, target_s: float) -> int:
     return max(first, int(round(k * target_s / max(dt, 1e-9))))
 
 
-def measure(cases: list[Case], repeats: int, target_s: float) -> list[Case]:
-    """Prepare every case, then time `repeats` interleaved rounds."""
+def measure(cases: list[Case], repeats: int, target_s: float, retries: int = 3) -> list[Case]:
+    """Prepare every case, then time `repeats` interleaved rounds.
+
+    A repeat during which other processes took CPU time the row needed (see
+    _timed_cpu) is timed again, up to `retries` times, after a pause; if it
+    is still disturbed the last try is kept and counted in busy_repeats."""
     live = []
     for c in cases:
         log(f"  preparing {c.group} | {c.impl}")
@@ -512,15 +610,31 @@ def measure(cases: list[Case], repeats: int, target_s: float) -> list[Case]:
                 # next row (measured: -35% for a 1-thread row).  Let them sleep.
                 time.sleep(SETTLE_S)
             try:
-                chars, dt, cpu = _timed_cpu(c.runner, c.units)
+                threads = c.meta.get("threads", 1)
+                for attempt in range(retries + 1):
+                    chars, dt, cpu, foreign = _timed_cpu(c.runner, c.units)
+                    # clean if other processes left this row the cores it needs
+                    # (0.25 core of slack: daemons, the benchmark's own parent)
+                    if foreign is None or foreign <= max(0.0, N_CPUS - threads) + 0.25:
+                        break
+                    if attempt < retries:
+                        c.retries += 1
+                        log(f"    {c.impl}: other processes used {foreign:.2f} cores; "
+                            f"re-timing ({attempt + 1}/{retries})")
+                        time.sleep(1.0 + attempt)
+                    else:
+                        c.busy_repeats += 1
                 c.rates.append(chars / dt)
                 c.cpu_rates.append(chars / cpu if cpu > 0 else float("nan"))
+                c.foreign.append(foreign)
             except Exception as exc:
                 c.error = f"{type(exc).__name__}: {exc}"
                 log(f"    {c.impl} failed: {c.error}")
             previous_threads = c.meta.get("threads", 1)
-    for c in cases:  # free the models, keep what the report needs
+    for c in cases:  # free the models (end the workers), keep what the report needs
         c.unit_kind = getattr(c.runner, "unit", None)
+        if hasattr(c.runner, "close"):
+            c.runner.close()
         c.runner = None
     return cases
 
@@ -561,6 +675,8 @@ def print_table(title: str, rows: list[dict]) -> None:
         ratio = ""
         if "ratio" in row:
             ratio = "1.00x (ref)" if row["ref"] else f"{row['ratio']:.2f}x {row['ratio_to']}"
+        if row.get("busy_repeats"):
+            ratio += f"  [{row['busy_repeats']}/{row['repeats']} repeats disturbed by other load]"
         lines.append((name, fmt_rate(row["median"]),
                       f"{fmt_rate(row['min'])} - {fmt_rate(row['max'])}",
                       fmt_rate(row["cpu_median"]), ratio))
@@ -573,6 +689,10 @@ def print_table(title: str, rows: list[dict]) -> None:
         print(l[0][1:] if len(l) == 1 else fmt.format(*l))
     print("(per CPU-s: chars per second of CPU time of the whole process, all threads; for a\n"
           " 1-thread row it is less sensitive to other load than the wall-clock median)")
+    retimed = sum(r.get("retimed", 0) for r in rows)
+    if retimed:
+        print(f"({retimed} repeat(s) were re-timed because other processes took the CPU "
+              "time the row needed)")
 
 
 # --------------------------------------------------------------------------
@@ -591,6 +711,10 @@ def train_cases(ctx) -> list[list[Case]]:
     use_torch = ctx.use_torch
     blocks = []
 
+    def torch_row(H, T, B, dt, n):
+        return partial(WorkerRunner, dict(impl="torch", ids_path=ctx.ids_path(), V=V, H=H, T=T,
+                                          B=B, dtype=dt, threads=n))
+
     def meta(H, T, B, dtype, threads):
         return dict(hidden_size=H, seq_length=T, batch_size=B, dtype=dtype, threads=threads)
 
@@ -605,9 +729,8 @@ def train_cases(ctx) -> list[list[Case]]:
              key="numpy", **meta(H, T, B, dt, 1)),
     ]
     if use_torch:
-        small.append(Case(g, "torch nn.RNN (1 thread)", partial(
-            BaselineTrainRunner, bl.TorchRNN, ids, V, H, T, B, dt, 1, blas),
-            key="torch", **meta(H, T, B, dt, 1)))
+        small.append(Case(g, "torch nn.RNN (1 thread)", torch_row(H, T, B, dt, 1),
+                          key="torch", **meta(H, T, B, dt, 1)))
     if crnn.api:
         small.append(Case(g, "crnn CharRNN.train", partial(
             CrnnTrainRunner, crnn, text, H, T, B, dt, 1, blas), key="crnn", **meta(H, T, B, dt, 1)))
@@ -622,9 +745,8 @@ def train_cases(ctx) -> list[list[Case]]:
     for n, g in ((1, G_TRAIN_BIG_1), (2, G_TRAIN_BIG_2)):
         s = "s" if n > 1 else ""
         if use_torch:
-            big.append(Case(g, f"torch nn.RNN ({n} thread{s})", partial(
-                BaselineTrainRunner, bl.TorchRNN, ids, V, H, T, B, dt, n, blas),
-                ref=True, key=f"torch{n}", **meta(H, T, B, dt, n)))
+            big.append(Case(g, f"torch nn.RNN ({n} thread{s})", torch_row(H, T, B, dt, n),
+                            ref=True, key=f"torch{n}", **meta(H, T, B, dt, n)))
         big.append(Case(g, f"numpy vectorised ({n} BLAS thread{s})", partial(
             BaselineTrainRunner, bl.NumpyVectorised, ids, V, H, T, B, dt, n, blas),
             ref=not use_torch, key=f"numpy{n}", **meta(H, T, B, dt, n)))
@@ -853,7 +975,25 @@ def print_targets(targets: list[dict]) -> None:
 
 
 class Context:
-    pass
+    """What the suites share: args, corpus ids, crnn, BLAS control, a temp folder."""
+
+    _tmp: Optional[str] = None
+    _ids_path: Optional[str] = None
+
+    def ids_path(self) -> str:
+        """The corpus ids saved as .npy for worker processes."""
+        if self._ids_path is None:
+            self._tmp = tempfile.mkdtemp(prefix="crnn-bench-")
+            self._ids_path = os.path.join(self._tmp, "ids.npy")
+            np.save(self._ids_path, self.ids)
+        return self._ids_path
+
+    def cleanup(self) -> None:
+        if self._tmp is not None:
+            for name in os.listdir(self._tmp):
+                os.unlink(os.path.join(self._tmp, name))
+            os.rmdir(self._tmp)
+            self._tmp = self._ids_path = None
 
 
 GROUP_IDS = {
@@ -902,6 +1042,9 @@ def parse_args(argv):
                     help="approximate duration of one repeat (default 0.5, --quick 0.1)")
     ap.add_argument("--json", metavar="PATH", default=None,
                     help="where to write the JSON results (default bench_results/<suite>-<time>.json)")
+    ap.add_argument("--retries", type=int, default=None,
+                    help="re-time a repeat disturbed by other processes up to N times "
+                         "(default 3, --quick 0)")
     ap.add_argument("--only-baselines", action="store_true", help="do not measure crnn")
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch baselines")
     ap.add_argument("--no-memory", action="store_true",
@@ -920,6 +1063,8 @@ def parse_args(argv):
         ap.error("--repeats must be >= 1")
     if args.row is not None and args.suite != "profile":
         ap.error("a row name is only for the profile subcommand")
+    if args.retries is None:
+        args.retries = 0 if args.quick else 3
     if args.seconds is None:
         args.seconds = 10.0 if args.suite == "profile" else 0.1 if args.quick else 0.5
     if args.mem_mb is None:
@@ -931,11 +1076,18 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    started = time.time()
     ctx = Context()
+    try:
+        return run(args, ctx)
+    finally:
+        ctx.cleanup()
+
+
+def run(args, ctx: Context) -> int:
+    started = time.time()
     ctx.args = args
     ctx.crnn = Crnn(wanted=not args.only_baselines)
-    ctx.use_torch = not args.no_torch and bl.torch_available()
+    ctx.use_torch = not args.no_torch and torch_available()
     ctx.blas = BlasThreads()
     ctx.text, corpus_info = load_corpus(args.corpus, ctx.crnn)
     ctx.ids, chars = encode(ctx.text)
@@ -960,9 +1112,10 @@ def main(argv=None) -> int:
           f"{', kernel path ' + str(cd['cpu_path']) if 'cpu_path' in cd else ''}")
     for note in ctx.crnn.notes:
         print(f"  note: {note}")
-    busy = busy_warning(machine)
-    if busy:
-        print(busy)
+    other = other_load_now()
+    machine["other_load_cores_start"] = None if other is None else round(other, 2)
+    if other is not None:
+        print(f"other processes are using {other:.2f} of {N_CPUS} CPUs (measured over 1 s)")
     print(f"repeats {args.repeats}, ~{args.seconds:g} s each; median, min-max over repeats; "
           f"ratio = median / the group's reference row, same run")
 
@@ -971,11 +1124,11 @@ def main(argv=None) -> int:
     if args.suite in ("train", "all"):
         for block in train_cases(ctx):
             log(f"measuring: {', '.join(sorted(set(c.group for c in block)))}")
-            rows += results_with_ratios(measure(block, args.repeats, args.seconds))
+            rows += results_with_ratios(measure(block, args.repeats, args.seconds, args.retries))
     if args.suite in ("sample", "all"):
         for block in sample_cases(ctx):
             log(f"measuring: {block[0].group}")
-            rows += results_with_ratios(measure(block, args.repeats, args.seconds))
+            rows += results_with_ratios(measure(block, args.repeats, args.seconds, args.retries))
     if args.suite == "memory" or (args.suite in ("train", "all") and not args.no_memory):
         log("measuring: peak memory")
         mem_rows = run_memory(ctx)
@@ -987,8 +1140,8 @@ def main(argv=None) -> int:
     print_targets(targets)
 
     machine["loadavg_end"] = _loadavg()
-    busy = busy or busy_warning(machine, "loadavg_end")
-    if busy and targets:
+    busy = busy_warning(other, rows)
+    if busy:
         print(busy)
     report = {
         "busy_warning": busy,
