@@ -15,9 +15,22 @@ _CODEC_ERRORS = "surrogatepass"
 _MAX_SHOWN = 10  # unknown characters named in an error message
 
 
+_PIECE = 1 << 20  # characters converted at a time: bounds temporary memory
+
+
 def code_points(text: str) -> np.ndarray:
     """The code points of ``text`` as a uint32 array (one per character)."""
     return np.frombuffer(text.encode(_CODEC, _CODEC_ERRORS), dtype=np.uint32)
+
+
+def _pieces(text: str) -> Iterator[tuple[int, np.ndarray]]:
+    """(offset, code points) of consecutive pieces of ``text``.
+
+    A whole large text in UTF-32 would take 4 bytes a character on top of
+    the str itself; piece by piece it takes a few MB whatever the size.
+    """
+    for start in range(0, len(text), _PIECE):
+        yield start, code_points(text[start : start + _PIECE])
 
 
 def _describe(chars: Iterable[str]) -> str:
@@ -61,7 +74,10 @@ class Vocab:
             raise TypeError(f"from_text expects a str, got {type(text).__name__}")
         if not text:
             raise VocabError("cannot build a vocabulary from empty text")
-        return cls.from_code_points(code_points(text))
+        seen = np.zeros(0, np.uint32)
+        for _, points in _pieces(text):
+            seen = np.union1d(seen, points)
+        return cls.from_code_points(seen)
 
     @classmethod
     def from_code_points(cls, points: np.ndarray) -> Vocab:
@@ -104,12 +120,17 @@ class Vocab:
         """
         if not isinstance(text, str):
             raise TypeError(f"encode expects a str, got {type(text).__name__}")
-        points = code_points(text)
-        ids = self._lookup[np.minimum(points, len(self._lookup) - 1)]
-        ids[points >= len(self._lookup)] = -1
-        if ids.size and ids.min() < 0:
-            self._raise_unknown(points[ids < 0])
-        return ids.astype(dtype, copy=False)
+        ids = np.empty(len(text), dtype)
+        unknown = []
+        for start, points in _pieces(text):
+            piece = self._lookup[np.minimum(points, len(self._lookup) - 1)]
+            piece[points >= len(self._lookup)] = -1
+            if piece.min() < 0:
+                unknown.append(points[piece < 0])
+            ids[start : start + len(points)] = piece
+        if unknown:
+            self._raise_unknown(np.concatenate(unknown))
+        return ids
 
     def _raise_unknown(self, points: np.ndarray) -> None:
         unknown = tuple(chr(int(p)) for p in np.unique(points))
