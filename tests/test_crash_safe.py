@@ -437,3 +437,22 @@ def test_a_write_failing_inside_the_archive_closes_it(tmp_path, monkeypatch):
     assert unraisable == []
     assert (tmp_path / "m.npz").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_a_killed_writability_probe_is_removed_by_the_next_save(tmp_path):
+    """crnn train probes the output folder with a file named like the model's
+    temporaries; if it is killed right then, the next save removes the probe."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid now names no process
+    probe = tmp_path / f".m.npz.{gone.pid}.crnn-probe-abc123.tmp"
+    probe.write_bytes(b"")
+    model = crnn.CharRNN(crnn.Vocab.from_text(TEXT), hidden_size=4, seq_length=4, seed=0)
+    model.save(tmp_path / "m.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_the_writability_probe_is_named_like_the_models_temporaries(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli_module.os, "unlink", lambda path: None)  # as if killed before unlinking
+    assert cli_module._can_create_file_beside(str(tmp_path / "m.npz"), str(tmp_path))
+    (left,) = [p.name for p in tmp_path.iterdir()]
+    assert left.startswith(f".m.npz.{os.getpid()}.crnn-") and left.endswith(".tmp")

@@ -233,7 +233,7 @@ def check_output(path: str, *, replace_ok: bool) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         fail(f"the folder for -o '{path}' does not exist ({folder}); create it first")
-    if not _can_create_file_in(folder):
+    if not _can_create_file_beside(path, folder):
         fail(f"cannot write to the folder {folder}; choose another -o path or fix its permissions")
     if os.path.exists(path) and not replace_ok:
         fail(
@@ -242,9 +242,12 @@ def check_output(path: str, *, replace_ok: bool) -> None:
         )
 
 
-def _can_create_file_in(folder: str) -> bool:
+def _can_create_file_beside(path: str, folder: str) -> bool:
+    # Named like the model's own temporary files (.NAME.PID.crnn-*.tmp), so
+    # if we are killed right here the next save of the model removes it.
+    prefix = f".{os.path.basename(path)}.{os.getpid()}.crnn-probe-"
     try:
-        fd, probe = tempfile.mkstemp(prefix=".crnn-probe-", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     except OSError:
         return False
     os.close(fd)
