@@ -50,6 +50,22 @@ static void OP(transpose_scalar)(REAL *restrict dst, size_t ldd,
     }
 }
 
+/* g = clip(g, [-limit, limit]) (NaN stays NaN); mem += g*g;
+ * p -= lr * g / sqrt(mem + eps), element by element with a true square
+ * root and division. */
+static void OP(clip_adagrad_exact)(REAL *restrict p, REAL *restrict mem,
+                                   REAL *restrict g, REAL limit, REAL lr,
+                                   REAL eps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        REAL x = g[i];
+        x = x > limit ? limit : (x < -limit ? -limit : x);
+        g[i] = x;
+        mem[i] += x * x;
+        p[i] -= lr * x / REAL_SQRT(mem[i] + eps);
+    }
+}
+
 #if CRNN_VECTOR_EXT
 
 /* ------------------------------------------------------------ vector types */
@@ -693,22 +709,6 @@ CRNN_ALWAYS_INLINE int OP(in_rsqrt_range)(VEC s)
 }
 #endif
 
-/* g = clip(g, [-limit, limit]) (NaN stays NaN); mem += g*g;
- * p -= lr * g / sqrt(mem + eps), element by element with a true square
- * root and division. */
-static void OP(clip_adagrad_exact)(REAL *restrict p, REAL *restrict mem,
-                                   REAL *restrict g, REAL limit, REAL lr,
-                                   REAL eps, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        REAL x = g[i];
-        x = x > limit ? limit : (x < -limit ? -limit : x);
-        g[i] = x;
-        mem[i] += x * x;
-        p[i] -= lr * x / REAL_SQRT(mem[i] + eps);
-    }
-}
-
 /* The same, one pass over the three arrays, vectorised. */
 static void OP(crnn_clip_adagrad)(REAL *restrict p, REAL *restrict mem,
                                   REAL *restrict g, REAL limit, REAL lr,
@@ -831,13 +831,7 @@ static void OP(crnn_clip_adagrad)(REAL *restrict p, REAL *restrict mem,
                                   REAL *restrict g, REAL limit, REAL lr,
                                   REAL eps, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        REAL x = g[i];
-        x = x > limit ? limit : (x < -limit ? -limit : x);
-        g[i] = x;
-        mem[i] += x * x;
-        p[i] -= lr * x / REAL_SQRT(mem[i] + eps);
-    }
+    OP(clip_adagrad_exact)(p, mem, g, limit, lr, eps, n);
 }
 
 static void OP(crnn_vexp)(REAL *x, size_t n)
