@@ -9,6 +9,7 @@ so corpora larger than memory can be trained on.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import json
 import os
@@ -109,12 +110,28 @@ def encode_file(
     ``numpy.memmap`` of them, ready for ``CharRNN.train``.
     """
     dtype = id_dtype(len(vocab))
+    with _written_atomically(out, prefix=".crnn-ids-") as f:
+        for text in iter_text(path, encoding, errors):
+            f.write(vocab.encode(text, dtype=dtype).tobytes())
+    return np.memmap(out, dtype=dtype, mode="r")
+
+
+@contextlib.contextmanager
+def _written_atomically(out: PathLike, prefix: str, durable: bool = False) -> Iterator[Any]:
+    """A binary file that becomes ``out`` only if the block completes.
+
+    It is written as a temporary file beside ``out`` and renamed into place;
+    on any exception the temporary file is removed and ``out`` is untouched.
+    ``durable`` fsyncs the data before the rename.
+    """
     folder = os.path.dirname(os.path.abspath(out))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".crnn-ids-", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            for text in iter_text(path, encoding, errors):
-                f.write(vocab.encode(text, dtype=dtype).tobytes())
+            yield f
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, out)
     except BaseException:
         try:
@@ -122,7 +139,6 @@ def encode_file(
         except OSError:
             pass
         raise
-    return np.memmap(out, dtype=dtype, mode="r")
 
 
 def id_dtype(vocab_size: int) -> np.dtype:
@@ -313,34 +329,24 @@ def _encode_scanned(scan: CorpusScan, vocab: Vocab, dtype: np.dtype, out: str) -
     known = vocab._lookup[:128]
     table[: len(known)] = np.maximum(known, 0)
     translation = table.tobytes() if dtype == np.uint8 else None
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(out), prefix=f".crnn-ids.{os.getpid()}.", suffix=".tmp")
-    try:
-        written = 0
-        with os.fdopen(fd, "wb") as f:
-            for path, stat in zip(scan.paths, scan._stats):
-                for piece in _pieces(path, codec, scan.errors):
-                    if isinstance(piece, bytes):
-                        if translation is not None:
-                            f.write(piece.translate(translation))
-                        else:
-                            f.write(table[np.frombuffer(piece, np.uint8)].tobytes())
+    written = 0
+    # durable: a cache entry that exists is complete, even after a power cut
+    with _written_atomically(out, prefix=f".crnn-ids.{os.getpid()}.", durable=True) as f:
+        for path, stat in zip(scan.paths, scan._stats):
+            for piece in _pieces(path, codec, scan.errors):
+                if isinstance(piece, bytes):
+                    if translation is not None:
+                        f.write(piece.translate(translation))
                     else:
-                        f.write(vocab.encode(piece, dtype=dtype).tobytes())
-                    written += len(piece)
-                if _file_stat(path) != stat:
-                    raise CorpusError(f"{path} changed while it was being read; try again",
-                                      source=os.fspath(path), kind="changed")
-            if written != scan.n_chars:
-                raise CorpusError("the text changed while it was being read; try again", kind="changed")
-            f.flush()
-            os.fsync(f.fileno())  # a cache entry that exists is complete, even after a power cut
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
+                        f.write(table[np.frombuffer(piece, np.uint8)].tobytes())
+                else:
+                    f.write(vocab.encode(piece, dtype=dtype).tobytes())
+                written += len(piece)
+            if _file_stat(path) != stat:
+                raise CorpusError(f"{path} changed while it was being read; try again",
+                                  source=os.fspath(path), kind="changed")
+        if written != scan.n_chars:
+            raise CorpusError("the text changed while it was being read; try again", kind="changed")
 
 
 def _evict(folder: str, keep: str) -> None:
