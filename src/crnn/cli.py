@@ -670,15 +670,21 @@ class TrainingSession:
         crnn.io.save has left any previous file intact; say which one that is."""
         output = self.opts.output
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        if self.saved_iteration is not None:
-            kept = f"'{output}' still holds the checkpoint of iteration {self.saved_iteration:,}"
-        elif os.path.exists(output):
-            kept = f"'{output}' was not changed"
-        else:
-            kept = "no model was saved"
+        kept = self._what_output_holds("'{output}' still holds the checkpoint of iteration {iteration:,}")
         fail(f"could not save the checkpoint of iteration {self.model.iteration:,} to '{output}' "
              f"({reason}); {kept}; free some space or fix the folder, then run the same "
              "command with --resume")
+
+    def _what_output_holds(self, checkpoint_phrase: str) -> str:
+        """After a failure, what MODEL holds: ``checkpoint_phrase`` (formatted with
+        output and iteration) if this run saved a checkpoint, else whether the
+        file is unchanged or absent."""
+        output = self.opts.output
+        if self.saved_iteration is not None:
+            return checkpoint_phrase.format(output=output, iteration=self.saved_iteration)
+        if os.path.exists(output):
+            return f"'{output}' was not changed"
+        return "no model was saved"
 
     def show_sample(self) -> None:
         text = self.model.sample(SAMPLE_LENGTH, seed=self.model.iteration)
@@ -701,13 +707,7 @@ class TrainingSession:
                    f"saved '{output}'. Try: crnn sample {output}", err=True)
 
     def _fail_diverged(self) -> NoReturn:
-        output = self.opts.output
-        if self.saved_iteration is not None:
-            kept = f"'{output}' keeps the last checkpoint (iteration {self.saved_iteration:,})"
-        elif os.path.exists(output):
-            kept = f"'{output}' was not changed"
-        else:
-            kept = "no model was saved"
+        kept = self._what_output_holds("'{output}' keeps the last checkpoint (iteration {iteration:,})")
         fail(f"training diverged at iteration {self.diverged_at:,} ({self.diverged_what}); "
              f"{kept}; try a smaller --learning-rate than "
              f"{self.model.learning_rate:g}")
