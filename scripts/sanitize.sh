@@ -113,17 +113,15 @@ mkdir -p "$work/src-tree"
     | tar --null -T - -cf -) | tar -xf - -C "$work/src-tree"
 
 echo "== build environment"
-# A venv that sees the invoking Python's packages (numpy, pytest, hypothesis,
-# click, and the build tools if present).  Without pip of its own, so the
-# venv's bundled (old) setuptools does not shadow the invoking Python's; the
-# build tools are installed into it only if missing.
-"$python" -m venv --system-site-packages --without-pip "$work/venv"
+# A venv of its own with everything the build and the tests need, installed
+# at the project's own lower bounds or later (pyproject.toml), so the stage
+# never depends on what the invoking interpreter happens to have (its
+# setuptools may be older than the build needs).
+"$python" -m venv "$work/venv"
 vpy="$work/venv/bin/python"
-need='import Cython, setuptools, numpy, pytest, hypothesis, click; assert int(setuptools.__version__.split(".")[0]) >= 68'
-if ! "$vpy" -c "$need" 2>/dev/null; then
-    "$vpy" -m ensurepip --quiet
-    "$vpy" -m pip install --quiet "Cython>=3.0" "setuptools>=68" "numpy>=2.0" pytest hypothesis click
-fi
+"$vpy" -m pip install --quiet --disable-pip-version-check \
+    "Cython>=3.0" "setuptools>=77" "numpy>=2.2" "click>=8.0" "pytest>=7" "hypothesis>=6" \
+    || { echo "sanitize.sh: could not install the build and test requirements" >&2; exit 1; }
 
 # Python's own CFLAGS carry -fwrapv, which defines signed overflow and so
 # hides it from UBSan: -fno-wrapv (given after them) turns the check back on.
