@@ -626,7 +626,7 @@ def test_info_text(runner, model_file):
     assert result.exit_code == 0, result.stderr
     facts = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in result.stdout.splitlines()}
     assert facts["hidden size"] == "8" and facts["seq length"] == "10"
-    assert facts["iterations"] == "30" and facts["format version"] == "1"
+    assert facts["iterations"] == "30" and facts["format version"] == "2"
     assert facts["crnn version"] == crnn.__version__
     assert facts["vocab size"] == str(len(set(TEXT)))
     assert facts["vocabulary"].startswith("\\n␣,.")  # newline and space made visible

@@ -399,7 +399,7 @@ def test_info_reads_every_model_train_writes(runner, tmp_path, options):
         assert info.exit_code == 0, info.stderr
         facts = json.loads(info.stdout)
         assert facts["iterations"] == (20 if step == "fresh" else 45)
-        assert facts["format_version"] == 1
+        assert facts["format_version"] == 2
         assert crnn.io.read_metadata(tmp_path / "m.npz")["training"]["iteration"] == facts["iterations"]
         if step == "fresh":
             resumed = invoke(runner, "train", "small.txt", "-o", "m.npz", "--iterations", 45, "--resume")

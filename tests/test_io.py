@@ -79,11 +79,12 @@ def test_round_trip(tmp_path, kwargs):
 def test_plain_numpy_reads_the_file(model_file):
     arrays, meta = read_npz(model_file)
     assert set(arrays) == {
-        "Wxh", "Whh", "Why", "bh", "by", "mWxh", "mWhh", "mWhy", "mbh", "mby", "hidden", "pointers"
+        "Wxh", "Whh", "Why", "bh", "by", "mWxh", "mWhh", "mWhy", "mbh", "mby", "hidden", "start_state",
+        "pointers",
     }
     V = len(set(TEXT))
     assert arrays["Wxh"].shape == (12, V) and arrays["Why"].shape == (V, 12)
-    assert meta["format"] == "crnn-model" and meta["format_version"] == 1
+    assert meta["format"] == "crnn-model" and meta["format_version"] == 2
     assert meta["crnn_version"] == crnn.__version__
     assert "".join(meta["vocab"]) == "".join(sorted(set(TEXT)))
     assert meta["hyperparameters"] == {
@@ -169,7 +170,7 @@ def test_save_into_an_unwritable_folder(tmp_path, monkeypatch):
     def denied(**kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(crnn.io.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(crnn.io, "_create_temporary", lambda folder, prefix: denied())
     with pytest.raises(PermissionError, match="cannot save the model in folder"):
         make_model().save(tmp_path / "m.npz")
 
@@ -292,7 +293,7 @@ def test_object_array_is_refused_without_unpickling(model_file, tmp_path):
 
 
 def test_newer_format_version_says_upgrade(model_file, tmp_path):
-    path = modified(tmp_path, model_file, meta=set_key(None, "format_version", 2))
+    path = modified(tmp_path, model_file, meta=set_key(None, "format_version", 3))
     with pytest.raises(crnn.ModelFormatError, match="upgrade crnn"):
         crnn.load(path)
 

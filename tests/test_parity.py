@@ -153,7 +153,9 @@ def test_evaluate_matches_lossfun_over_many_chunks():
     model = crnn.CharRNN(vocab, hidden_size=12, seed=2)
     model.train(text, iterations=30)
     ids = vocab.encode(text)
-    loss, _, _, _ = ref.loss_fun(list(ids[:-1]), list(ids[1:]), np.zeros(12), params_copy(model))
+    h0 = model.start_state[0]
+    assert np.abs(h0).max() > 0  # trained: the start state is not the zero state
+    loss, _, _, _ = ref.loss_fun(list(ids[:-1]), list(ids[1:]), h0, params_copy(model))
     result = model.evaluate(text)
     assert result["chars"] == len(text) - 1
     assert result["nats_per_char"] == pytest.approx(loss / (len(text) - 1), rel=1e-12)
@@ -164,18 +166,19 @@ def reference_sample(model, n, prime, temperature, seed):
     """What sample() should produce, rebuilt from the reference's sampling step."""
     params = params_copy(model)
     uniforms = np.random.default_rng(seed).random(n)
-    h = np.zeros(model.hidden_size)
+    h = model.start_state[0].astype(np.float64)  # where sampling starts (see start_state)
     if prime:
         prime_ids = model.vocab.encode(prime)
         for x in prime_ids[:-1]:
             h, _ = ref.sample_step_probs(params, h, x, temperature)
         ids, _ = ref.sample_reference(params, h, prime_ids[-1], uniforms, temperature)
         return model.vocab.decode(ids)
-    # No prime: the first id comes from softmax(by), the zero state's prediction.
+    # No prime: the first id comes from the start state's prediction.
+    logits = params["Why"] @ h + params["by"]
     if temperature == 0:
-        first = int(np.argmax(params["by"]))
+        first = int(np.argmax(logits))
     else:
-        first = ref.choose(ref.softmax(params["by"], temperature), uniforms[0])
+        first = ref.choose(ref.softmax(logits, temperature), uniforms[0])
     ids, _ = ref.sample_reference(params, h, first, uniforms[1:], temperature)
     return model.vocab.decode([first] + list(ids))
 

@@ -1,13 +1,17 @@
 """Saving and loading models: one ``.npz`` file, no pickle, atomic writes.
 
-File format (version 1): a zip archive NumPy reads with
+File format (version 2): a zip archive NumPy reads with
 ``numpy.load(path, allow_pickle=False)``, holding
 
     Wxh (H,V)  Whh (H,H)  Why (V,H)  bh (H,)  by (V,)       weights (dtype)
     mWxh mWhh mWhy mbh mby                                    Adagrad memory
     hidden (B,H)                                              training hidden states
+    start_state (1,H)                                         where sampling starts
     pointers (B,) int64                                       training data pointers
     meta (n,) uint8                                           UTF-8 JSON, below
+
+Version 1 files (crnn 0.1.0) have no ``start_state``; they load with a zero
+start state, as crnn 0.1.0 sampled and evaluated them.
 
 ``meta`` holds: format ("crnn-model"), format_version, crnn_version, vocab
 (list of characters in id order), hyperparameters (hidden_size,
@@ -26,7 +30,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import zipfile
 from typing import Any, BinaryIO
 
@@ -40,11 +43,16 @@ from .model import DTYPES, PARAM_NAMES, CharRNN
 from .vocab import Vocab
 
 FORMAT_NAME = "crnn-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 MEMORY_NAMES = tuple("m" + name for name in PARAM_NAMES)
-ARRAY_NAMES = PARAM_NAMES + MEMORY_NAMES + ("hidden", "pointers")
-MEMBER_NAMES = frozenset(name + ".npy" for name in ARRAY_NAMES + ("meta",))
+ARRAY_NAMES = PARAM_NAMES + MEMORY_NAMES + ("hidden", "start_state", "pointers")
+# The arrays of each format version (start_state came with version 2).
+MEMBERS_OF_VERSION = {
+    1: frozenset(name + ".npy" for name in ARRAY_NAMES + ("meta",) if name != "start_state"),
+    2: frozenset(name + ".npy" for name in ARRAY_NAMES + ("meta",)),
+}
+MEMBER_NAMES = MEMBERS_OF_VERSION[FORMAT_VERSION]
 
 # Limits for untrusted files.  Real models are far inside them.
 MAX_META_BYTES = 16 << 20
@@ -59,12 +67,6 @@ LIMITS = {
     "iteration": 1 << 62,
     "pointer": 1 << 62,
 }
-
-# The process umask, read once, so saved files get ordinary permissions
-# (mkstemp creates them 0600).
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
 
 # ----------------------------------------------------------------------
 # Saving
@@ -83,7 +85,8 @@ def save(model: CharRNN, path: Any) -> None:
     if not os.path.isdir(folder):
         raise FileNotFoundError(2, f"cannot save the model: folder {folder!r} does not exist")
     arrays = _model_arrays(model)
-    broken = [name for name in PARAM_NAMES + MEMORY_NAMES + ("hidden",) if not np.isfinite(arrays[name]).all()]
+    broken = [name for name in PARAM_NAMES + MEMORY_NAMES + ("hidden", "start_state")
+              if not np.isfinite(arrays[name]).all()]
     if broken:
         raise ValueError(
             f"cannot save the model: {', '.join(broken)} contain NaN or infinite values "
@@ -91,15 +94,13 @@ def save(model: CharRNN, path: Any) -> None:
         )
     try:
         _remove_stale_temporaries(folder, os.path.basename(path))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=_temporary_prefix(path), suffix=".tmp")
+        fd, tmp = _create_temporary(folder, _temporary_prefix(path))
     except OSError as exc:
         raise type(exc)(exc.errno, f"cannot save the model in folder {folder!r}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             _write_npz(f, arrays)
             f.flush()
-            if hasattr(os, "fchmod"):
-                os.fchmod(f.fileno(), 0o666 & ~_UMASK)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
@@ -131,6 +132,7 @@ def _model_arrays(model: CharRNN) -> dict[str, np.ndarray]:
     for name in PARAM_NAMES:
         arrays["m" + name] = np.ascontiguousarray(model.memory[name])
     arrays["hidden"] = np.ascontiguousarray(state["hidden"])
+    arrays["start_state"] = np.ascontiguousarray(state["start_state"])
     arrays["pointers"] = np.array(state["pointers"], dtype=np.int64)
     meta = {
         "format": FORMAT_NAME,
@@ -153,6 +155,20 @@ def _model_arrays(model: CharRNN) -> dict[str, np.ndarray]:
     # ensure_ascii keeps any character (even a lone surrogate) representable.
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("ascii"), dtype=np.uint8)
     return arrays
+
+
+def _create_temporary(folder: str, prefix: str) -> tuple[int, str]:
+    """A new file in ``folder`` named ``prefix + random + '.tmp'``, opened for
+    writing.  Unlike mkstemp's 0600, its mode is 0666 less the process umask,
+    which the kernel applies (so no one reads or changes the umask)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        path = os.path.join(folder, f"{prefix}{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(17, f"could not create a temporary file in {folder!r}")
 
 
 def _temporary_prefix(path: str) -> str:
@@ -240,6 +256,7 @@ def _read_metadata(f: BinaryIO) -> dict:
     with _open_archive(f) as archive:
         members = _check_members(archive, os.fstat(f.fileno()).st_size)
         meta = _parse_meta(_read_member_bytes(archive, members["meta.npy"]))
+        _check_member_names(members, meta["format_version"])
     _vocab_from_meta(meta)
     return meta
 
@@ -249,6 +266,7 @@ def _read_model(f: BinaryIO) -> CharRNN:
     with _open_archive(f) as archive:
         members = _check_members(archive, file_size)
         meta = _parse_meta(_read_member_bytes(archive, members["meta.npy"]))
+        _check_member_names(members, meta["format_version"])
         vocab = _vocab_from_meta(meta)
         shapes = _expected_shapes(meta)
         arrays = {
@@ -284,9 +302,6 @@ def _check_members(archive: zipfile.ZipFile, file_size: int) -> dict[str, zipfil
     unexpected = sorted(set(names) - MEMBER_NAMES)
     if unexpected:
         raise ModelFormatError(f"unexpected entries {unexpected}")
-    missing = sorted(name[:-4] for name in MEMBER_NAMES - set(names))
-    if missing:
-        raise ModelFormatError(f"missing array(s) {missing}")
     declared = sum(info.file_size for info in infos)
     if declared > MIN_BUDGET + MAX_EXPANSION * file_size:
         raise ModelFormatError(
@@ -294,6 +309,17 @@ def _check_members(archive: zipfile.ZipFile, file_size: int) -> dict[str, zipfil
             "refusing to expand it (a zip bomb or a damaged file)"
         )
     return {info.filename: info for info in infos}
+
+
+def _check_member_names(members: dict, version: int) -> None:
+    """The archive holds exactly the arrays of its format version."""
+    expected = MEMBERS_OF_VERSION[version]
+    unexpected = sorted(set(members) - expected)
+    if unexpected:
+        raise ModelFormatError(f"unexpected entries {unexpected} for format version {version}")
+    missing = sorted(name[:-4] for name in expected - set(members))
+    if missing:
+        raise ModelFormatError(f"missing array(s) {missing}")
 
 
 def _read_member_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
@@ -393,6 +419,8 @@ def _expected_shapes(meta: dict) -> dict[str, tuple[tuple[int, ...], str]]:
         shapes[name] = (shape, "f")
         shapes["m" + name] = (shape, "f")
     shapes["hidden"] = ((B, H), "f")
+    if meta["format_version"] >= 2:
+        shapes["start_state"] = ((1, H), "f")
     shapes["pointers"] = ((B,), "i")
     return shapes
 
@@ -433,8 +461,9 @@ def _check_values(arrays: dict[str, np.ndarray]) -> None:
             raise ModelFormatError(f"array {name!r} contains NaN or infinite values")
     if any((arrays[name] < 0).any() for name in MEMORY_NAMES):
         raise ModelFormatError("the Adagrad memory has negative values")
-    if (np.abs(arrays["hidden"]) > 1).any():
-        raise ModelFormatError("the hidden states are outside [-1, 1] (tanh outputs)")
+    for name in ("hidden", "start_state"):
+        if name in arrays and (np.abs(arrays[name]) > 1).any():
+            raise ModelFormatError(f"the {name} values are outside [-1, 1] (tanh outputs)")
 
 
 def _vocab_from_meta(meta: dict) -> Vocab:
@@ -469,5 +498,6 @@ def _build_model(vocab: Vocab, meta: dict, arrays: dict[str, np.ndarray]) -> Cha
         pointers=arrays["pointers"].tolist(),
         hidden=arrays["hidden"],
         rng_state=training["rng_state"],
+        start_state=arrays.get("start_state"),
     )
     return model

@@ -29,6 +29,11 @@ DTYPES = ("float32", "float64")
 # diverged run can be rolled back (two buffer copies per 100 steps: ~free).
 SNAPSHOT_EVERY = 100
 EVAL_CHUNK = 1024  # time steps per forward call when evaluating
+# The start state that sampling and evaluation use is the hidden state after
+# reading the last BURN_IN characters of the training text up to its last
+# newline (see CharRNN.start_state).  Searched for in the last NEWLINE_WINDOW.
+BURN_IN = 1000
+NEWLINE_WINDOW = 1 << 16
 SAMPLE_BLOCK = 256  # ids sampled per kernel call (and uniforms drawn per block)
 
 Callback = Callable[["CharRNN", dict], Optional[bool]]
@@ -115,6 +120,10 @@ class CharRNN:
         self._smooth_loss = -math.log(1.0 / V) * T
         self._pointers = [0] * B
         self._h = np.zeros((B, H), self._dtype)
+        # Where sampling and evaluation start: see start_state.  _burn_in
+        # holds the ids it is computed from until it is needed.
+        self._start_state = np.zeros((1, H), self._dtype)
+        self._burn_in: Optional[np.ndarray] = None
 
         # Training buffers, allocated once on the first call to train().
         self._grads_flat: Optional[np.ndarray] = None
@@ -202,6 +211,38 @@ class CharRNN:
     def hidden_state(self) -> np.ndarray:
         """A copy of the training hidden states, shape (batch_size, hidden_size)."""
         return self._h.copy()
+
+    @property
+    def start_state(self) -> np.ndarray:
+        """A copy of the hidden state (1, hidden_size) that sampling and evaluation start from.
+
+        min-char-rnn resets its state only when an epoch starts, so a trained
+        network has rarely seen a zero state, and some networks predict
+        wildly from one.  So after training, the start state is the state
+        reached by reading, from zero, the last characters of the training
+        text up to its last newline: the network stands at the start of a
+        line, as it often did in training.  It is saved in model files
+        (format 1 files, which lack it, start from zeros as before).
+        """
+        self._settle_start_state()
+        return self._start_state.copy()
+
+    def _settle_start_state(self) -> None:
+        """Compute the start state from the pending burn-in ids, if any."""
+        if self._burn_in is None:
+            return
+        h = np.zeros((1, self.hidden_size), self._dtype)
+        for _ in self._run_forward(self._burn_in, h, with_targets=False):
+            pass
+        self._start_state[...] = h
+        self._burn_in = None
+
+    def _first_state(self, warm_start: bool) -> np.ndarray:
+        """A copy of the state a stream starts from: the training state of
+        stream 0 with ``warm_start``, else the start state."""
+        if warm_start:
+            return self._h[:1].copy()
+        return self.start_state
 
     @property
     def pointers(self) -> tuple[int, ...]:
@@ -303,9 +344,11 @@ class CharRNN:
                 info = meter.report(self._iteration, loss, self._smooth_loss)
                 if callback(self, info) is False:
                     self._check_finite(loss)
+                    self._burn_in = _burn_in_ids(ids, self.vocab)
                     return done
         if iterations:
             self._check_finite(loss)
+            self._burn_in = _burn_in_ids(ids, self.vocab)
         return iterations
 
     def _check_finite(self, loss: float) -> None:
@@ -396,19 +439,16 @@ class CharRNN:
     def evaluate(self, text_or_ids: TextOrIds, warm_start: bool = False) -> dict[str, float]:
         """How well the model predicts ``text_or_ids``, read as one stream.
 
-        The stream starts from a zero hidden state, or with ``warm_start``
-        from the training state of stream 0.  (min-char-rnn resets its
-        state only when an epoch starts, so a network rarely sees a zero
-        state in training; some trained networks predict far worse from it.
-        ``warm_start`` suits text that continues the training text, like a
-        held-out tail.)  Returns nats_per_char, bits_per_char, perplexity
+        The stream starts from :attr:`start_state` (where ``crnn sample``
+        and ``crnn eval`` start), or with ``warm_start`` from the training
+        state of stream 0.  Returns nats_per_char, bits_per_char, perplexity
         and chars (the number of predicted characters: the length minus
         one).  The model is not changed.
         """
         ids = as_ids(text_or_ids, self.vocab)
         if len(ids) < 2:
             raise CorpusError("evaluation needs a text of at least 2 characters", kind="too_short")
-        h = self._h[:1].copy() if warm_start else np.zeros((1, self.hidden_size), self._dtype)
+        h = self._first_state(warm_start)
         total = 0.0
         for chunk_loss in self._run_forward(ids, h, with_targets=True):
             total += chunk_loss
@@ -454,11 +494,10 @@ class CharRNN:
     ) -> str:
         """``n`` new characters generated after ``prime`` (the prime is not included).
 
-        The prime is fed through the network first, starting from a zero
-        state (or, with ``warm_start``, from the training state of stream 0;
-        see :meth:`evaluate`).  Without a prime the first character is drawn
-        from the network's prediction from that state (softmax(by) from a
-        zero state).  The same seed gives the same text; seed None uses
+        The prime is fed through the network first, starting from
+        :attr:`start_state` (or, with ``warm_start``, from the training state
+        of stream 0).  Without a prime the first character is drawn from the
+        network's prediction from that state.  The same seed gives the same text; seed None uses
         fresh randomness (never the model's own generator, so sampling does
         not change training).  Temperature 0 always takes the most likely
         character.
@@ -486,7 +525,7 @@ class CharRNN:
         if not isinstance(prime, str):
             raise TypeError(f"prime must be a str, got {type(prime).__name__}")
         prime_ids = self.vocab.encode(prime)  # VocabError naming unknown chars
-        h = self._h[:1].copy() if warm_start else np.zeros((1, self.hidden_size), self._dtype)
+        h = self._first_state(warm_start)
         return n, prime_ids, _check_temperature(temperature), np.random.default_rng(seed), h
 
     def _sample_blocks(
@@ -542,19 +581,35 @@ class CharRNN:
             "smooth_loss": self._smooth_loss,
             "pointers": list(self._pointers),
             "hidden": self._h,
+            "start_state": self.start_state,
             "rng_state": self._rng.bit_generator.state,
         }
 
     def _set_state(
         self, iteration: int, smooth_loss: float, pointers: Sequence[int], hidden: np.ndarray,
-        rng_state: dict,
+        rng_state: dict, start_state: Optional[np.ndarray] = None,
     ) -> None:
         self._rng.bit_generator.state = rng_state
+        self._start_state[...] = 0.0 if start_state is None else start_state
+        self._burn_in = None
         self._iteration = int(iteration)
         self._smooth_loss = float(smooth_loss)
         self._pointers = [int(p) for p in pointers]
         self._h[...] = hidden
         self._snapshot = None
+
+
+def _burn_in_ids(ids: np.ndarray, vocab: Vocab) -> np.ndarray:
+    """The ids the start state is read from: the last BURN_IN ids of the text
+    up to and including its last newline (the whole tail if the last
+    NEWLINE_WINDOW ids hold none), as an int32 copy."""
+    tail = np.asarray(ids[-NEWLINE_WINDOW:])
+    end = len(tail)
+    if "\n" in vocab:
+        newlines = np.flatnonzero(tail == int(vocab.encode("\n")[0]))
+        if len(newlines):
+            end = int(newlines[-1]) + 1
+    return np.array(tail[max(0, end - BURN_IN) : end], dtype=np.int32)
 
 
 class _RateMeter:
