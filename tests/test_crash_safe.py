@@ -133,8 +133,9 @@ def test_sigkill_at_random_moments_then_resume_is_bit_identical(tmp_path):
     finished = run_crnn(*command, cwd=tmp_path)
     assert finished.returncode == 0, finished.stderr
     assert_bit_identical(state_of(model), expected)
-    # Killed saves leave temporary files behind; the next save removes them.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz", "reference", "small.txt"]
+    # Killed saves leave temporary files behind; the next run removes them.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.best.npz", "m.npz", "reference", "small.txt"]
+    assert crnn.load(tmp_path / "m.best.npz").iteration <= ITERATIONS
     print(f"{kills} kills at {moments.count('training')} training / {moments.count('startup')} startup "
           f"moments, {chains_finished} chains finished early; checkpoints seen: {all_seen}; "
           f"temporary files left by the kills: "
@@ -224,7 +225,9 @@ def test_failed_checkpoint_keeps_the_previous_one_and_says_so(runner, tmp_path, 
     assert error.strerror in line
     assert "iteration 20" in line and "'m.npz' still holds the checkpoint of iteration 10" in line
     assert crnn.load(tmp_path / "m.npz").iteration == 10
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz", "small.txt"]  # no temporary files
+    assert crnn.load(tmp_path / "m.best.npz").iteration == 10
+    # no temporary files
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.best.npz", "m.npz", "small.txt"]
 
 
 def _mount_tmpfs(folder, size):
@@ -452,7 +455,7 @@ def test_a_killed_writability_probe_is_removed_by_the_next_save(tmp_path):
 
 
 def test_the_writability_probe_is_named_like_the_models_temporaries(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli_module.os, "unlink", lambda path: None)  # as if killed before unlinking
-    assert cli_module._can_create_file_beside(str(tmp_path / "m.npz"), str(tmp_path))
+    monkeypatch.setattr(crnn.io, "_remove_quietly", lambda path: None)  # as if killed before removing
+    assert crnn.io.can_save_to(str(tmp_path / "m.npz"))
     (left,) = [p.name for p in tmp_path.iterdir()]
     assert left.startswith(f".m.npz.{os.getpid()}.crnn-") and left.endswith(".tmp")

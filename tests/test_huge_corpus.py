@@ -1,7 +1,7 @@
 """Large corpora: read in pieces, never held as text, encoded once to compact
 ids in a memory-mapped cache keyed by the files' hash and sizes.
 
-Small files exercise the same code (crnn.cli.STREAM_BYTES set to 0 and tiny
+Small files exercise the same code (crnn.cli.corpus.STREAM_BYTES set to 0 and tiny
 pieces); scripts/huge_corpus.sh measures the 1 GB case.
 """
 
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import crnn
 import crnn.data as data
 from crnn import cli as cli_module
+from crnn.cli import corpus as cli_corpus
 
 TEXT = "".join(f"{i}: Привет, мир! naïve café 😀 the quick brown fox.\n" for i in range(300))
 
@@ -202,7 +203,7 @@ def test_scanning_and_encoding_hold_pieces_not_the_text(tmp_path):
 @pytest.fixture
 def runner(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli_module, "STREAM_BYTES", 0)  # stream every file
+    monkeypatch.setattr(cli_corpus, "STREAM_BYTES", 0)  # stream every file
     try:
         return CliRunner(mix_stderr=False)
     except TypeError:
@@ -233,7 +234,7 @@ def test_cli_streamed_training_equals_in_memory_training(runner, tmp_path, monke
     again = invoke(runner, "train", "t.txt", "-o", "s.npz", "--force", *TRAIN)
     assert again.exit_code == 0 and "reusing the cached ids" in again.stderr
 
-    monkeypatch.setattr(cli_module, "STREAM_BYTES", 1 << 60)  # read whole, as before
+    monkeypatch.setattr(cli_corpus, "STREAM_BYTES", 1 << 60)  # read whole, as before
     whole = invoke(runner, "train", "t.txt", "-o", "w.npz", *TRAIN)
     assert whole.exit_code == 0 and "ids" not in whole.stderr
     a, b = params(tmp_path / "s.npz"), params(tmp_path / "w.npz")
@@ -256,7 +257,7 @@ def test_cli_streamed_resume(runner, tmp_path):
 @pytest.mark.parametrize("stream", [True, False])
 def test_cli_errors_read_the_same_streamed_or_not(runner, tmp_path, monkeypatch, stream):
     if not stream:
-        monkeypatch.setattr(cli_module, "STREAM_BYTES", 1 << 60)
+        monkeypatch.setattr(cli_corpus, "STREAM_BYTES", 1 << 60)
     monkeypatch.setattr(data, "CHUNK_BYTES", 16)
     (tmp_path / "latin.txt").write_bytes(b"first line\nsecond caf\xe9 line\n")
     (tmp_path / "bin.dat").write_bytes(b"text\0\1\2")

@@ -10,6 +10,7 @@
 
 from ._version import __version__
 from .errors import (
+    CheckpointError,
     CorpusError,
     CrnnError,
     ModelFormatError,
@@ -20,14 +21,17 @@ from . import data
 from .vocab import Vocab
 from .model import CharRNN
 from .io import load, save
+from .training import Trainer
 
 __all__ = [
     "__version__",
     "CharRNN",
     "data",
     "CorpusError",
+    "CheckpointError",
     "CrnnError",
     "ModelFormatError",
+    "Trainer",
     "TrainingDivergedError",
     "Vocab",
     "VocabError",

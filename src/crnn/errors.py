@@ -49,14 +49,35 @@ class ModelFormatError(CrnnError, ValueError):
 
 
 class TrainingDivergedError(CrnnError, ArithmeticError):
-    """The training loss became NaN or infinite.
+    """Training diverged: the loss or the weights became NaN or infinite, or
+    the loss rose far above an untrained model's (see
+    ``CharRNN.divergence_limit``).
 
     The model has been rolled back to its last good state before this is
-    raised; ``iteration`` is the iteration that diverged and
-    ``restored_iteration`` the iteration the model is now at.
+    raised; ``iteration`` is the iteration that diverged,
+    ``restored_iteration`` the iteration the model is now at and ``what``
+    says what happened, e.g. "the loss became nan".
     """
 
-    def __init__(self, message: str, iteration: int, restored_iteration: int) -> None:
+    def __init__(self, message: str, iteration: int, restored_iteration: int, what: str = "") -> None:
         super().__init__(message)
         self.iteration = iteration
         self.restored_iteration = restored_iteration
+        self.what = what
+
+
+class CheckpointError(CrnnError, OSError):
+    """A checkpoint could not be written (disk full, folder gone read-only ...).
+
+    The file at ``path`` is unchanged (saves are atomic).  ``iteration`` is
+    the checkpoint that failed, ``saved_iteration`` the last one this run
+    wrote (None if none), ``errno`` the operating system's error number.
+    """
+
+    def __init__(self, message: str, *, errno: int | None, path: str, iteration: int,
+                 saved_iteration: int | None) -> None:
+        super().__init__(errno, message)
+        self.path, self.iteration, self.saved_iteration = path, iteration, saved_iteration
+
+    def __str__(self) -> str:
+        return self.strerror

@@ -16,7 +16,8 @@ start state, as crnn 0.1.0 sampled and evaluated them.
 ``meta`` holds: format ("crnn-model"), format_version, crnn_version, vocab
 (list of characters in id order), hyperparameters (hidden_size,
 seq_length, learning_rate, batch_size), dtype, and training (iteration,
-smooth_loss, rng_state: the model's numpy Generator state).
+smooth_loss, rng_state: the model's numpy Generator state, and in version 2
+val_history: [iteration, validation nats/char] pairs of past checkpoints).
 
 Loading treats the file as untrusted: sizes declared in the zip directory
 are checked against what the metadata implies before anything is
@@ -30,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import zipfile
 from typing import Any, BinaryIO
 
@@ -39,7 +41,7 @@ from numpy.lib import format as npy_format
 from ._version import __version__
 from .data import _process_exists
 from .errors import ModelFormatError
-from .model import DTYPES, PARAM_NAMES, CharRNN
+from .model import DTYPES, PARAM_NAMES, VAL_HISTORY_MAX, CharRNN
 from .vocab import Vocab
 
 FORMAT_NAME = "crnn-model"
@@ -150,11 +152,55 @@ def _model_arrays(model: CharRNN) -> dict[str, np.ndarray]:
             "iteration": state["iteration"],
             "smooth_loss": state["smooth_loss"],
             "rng_state": state["rng_state"],
+            "val_history": [list(pair) for pair in model.val_history],
         },
     }
     # ensure_ascii keeps any character (even a lone surrogate) representable.
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("ascii"), dtype=np.uint8)
     return arrays
+
+
+def remove_stale_temporaries(path: Any) -> None:
+    """Remove the temporary files that killed saves to ``path`` left behind
+    (those of processes that no longer exist)."""
+    path = os.fspath(path)
+    _remove_stale_temporaries(os.path.dirname(os.path.abspath(path)), os.path.basename(path))
+
+
+def copy_model_file(source: Any, path: Any) -> None:
+    """Copy the model file ``source`` to ``path`` atomically (a temporary file
+    beside ``path``, flushed to disk, renamed over it), as :func:`save` writes."""
+    source, path = os.fspath(source), os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    _remove_stale_temporaries(folder, os.path.basename(path))
+    fd, tmp = _create_temporary(folder, _temporary_prefix(path))
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        _remove_quietly(tmp)
+        if isinstance(exc, OSError):
+            raise type(exc)(exc.errno, f"could not copy the model to {path!r} ({exc.strerror}); "
+                            "any previous file there is unchanged") from exc
+        raise
+    _fsync_folder(folder)
+
+
+def can_save_to(path: Any) -> bool:
+    """Whether a model could be saved to ``path`` now: creates and removes a
+    temporary file beside it, named as save's own (so one left by a kill is
+    removed by the next save)."""
+    path = os.fspath(path)
+    try:
+        fd, probe = _create_temporary(os.path.dirname(os.path.abspath(path)), _temporary_prefix(path))
+    except OSError:
+        return False
+    os.close(fd)
+    _remove_quietly(probe)
+    return True
 
 
 def _create_temporary(folder: str, prefix: str) -> tuple[int, str]:
@@ -391,6 +437,11 @@ def _parse_meta(raw: bytes) -> dict:
         raise ModelFormatError(f"invalid smooth_loss {training.get('smooth_loss')!r}")
     if not isinstance(training.get("rng_state"), dict):
         raise ModelFormatError("missing random generator state")
+    history = training.get("val_history", [])
+    if not (isinstance(history, list) and len(history) <= VAL_HISTORY_MAX
+            and all(isinstance(p, list) and len(p) == 2 and _is_int(p[0]) and _is_float(p[1])
+                    for p in history)):
+        raise ModelFormatError("invalid val_history (a list of [iteration, nats/char] pairs)")
     return meta
 
 
@@ -500,4 +551,6 @@ def _build_model(vocab: Vocab, meta: dict, arrays: dict[str, np.ndarray]) -> Cha
         rng_state=training["rng_state"],
         start_state=arrays.get("start_state"),
     )
+    for pair in training.get("val_history", []):
+        model.val_history.append(tuple(pair))
     return model

@@ -28,7 +28,17 @@ DTYPES = ("float32", "float64")
 # A copy of the training state is kept every SNAPSHOT_EVERY iterations so a
 # diverged run can be rolled back (two buffer copies per 100 steps: ~free).
 SNAPSHOT_EVERY = 100
-EVAL_CHUNK = 1024  # time steps per forward call when evaluating
+# A loss per character above this many times an untrained model's (ln V) is
+# divergence, as NaN is: no model learning its text is ever that far off.
+DIVERGENCE_FACTOR = 5.0
+# The validation losses kept in the model (and its file) for curves; when
+# full, every other entry is dropped, so the curve keeps its whole span.
+VAL_HISTORY_MAX = 512
+EVAL_CHUNK = 1024  # time steps per forward call when evaluating (at most)
+# Multiply-adds per kernel call when evaluating or sampling (at most, but at
+# least one step): keeps a stop request or Ctrl-C answered within a fraction
+# of a second even for enormous networks.
+MACS_PER_CALL = 2e8
 # The start state that sampling and evaluation use is the hidden state after
 # reading the last BURN_IN characters of the training text up to its last
 # newline (see CharRNN.start_state).  Searched for in the last NEWLINE_WINDOW.
@@ -124,6 +134,7 @@ class CharRNN:
         # holds the ids it is computed from until it is needed.
         self._start_state = np.zeros((1, H), self._dtype)
         self._burn_in: Optional[np.ndarray] = None
+        self.val_history = ValHistory()
 
         # Training buffers, allocated once on the first call to train().
         self._grads_flat: Optional[np.ndarray] = None
@@ -208,6 +219,12 @@ class CharRNN:
         return self._smooth_loss
 
     @property
+    def divergence_limit(self) -> float:
+        """Nats per character past which a loss counts as divergence:
+        DIVERGENCE_FACTOR times an untrained model's ln V (at least 1)."""
+        return DIVERGENCE_FACTOR * max(math.log(self.vocab_size), 1.0)
+
+    @property
     def hidden_state(self) -> np.ndarray:
         """A copy of the training hidden states, shape (batch_size, hidden_size)."""
         return self._h.copy()
@@ -286,6 +303,11 @@ class CharRNN:
         _kernels.clip(grads, CLIP)
         return loss, _kernels.param_views(grads, H, V), h_last[0]
 
+    def _steps_per_call(self) -> int:
+        """Time steps of one stream per forward or sampling call (see MACS_PER_CALL)."""
+        H, V = self.hidden_size, self.vocab_size
+        return max(1, int(MACS_PER_CALL // (H * H + V * H)))
+
     def _id_row(self, ids: Any, name: str) -> np.ndarray:
         """``ids`` as a (1, T) int32 array, checked against the vocabulary."""
         array = np.asarray(ids)
@@ -334,7 +356,7 @@ class CharRNN:
                 self._flat, self._memory_flat, self._grads_flat, self._work, self._h,
                 self._inputs, self._targets, self._learning_rate, CLIP, EPS, self._n_threads,
             )
-            if not math.isfinite(loss):
+            if not (loss / self._seq_length <= self.divergence_limit):  # also NaN
                 self._roll_back(loss)
             self._iteration += 1
             self._smooth_loss = 0.999 * self._smooth_loss + 0.001 * loss
@@ -416,7 +438,8 @@ class CharRNN:
 
     def _roll_back(self, loss: float) -> None:
         """Restore the last snapshot and raise TrainingDivergedError."""
-        diverged_at = self._iteration + (0 if math.isfinite(loss) else 1)
+        bad_loss = not (loss / self._seq_length <= self.divergence_limit)
+        diverged_at = self._iteration + (1 if bad_loss else 0)
         snap = self._snapshot
         np.copyto(self._flat, snap["params"])
         np.copyto(self._memory_flat, snap["memory"])
@@ -424,26 +447,38 @@ class CharRNN:
         self._pointers = list(snap["pointers"])
         self._iteration = snap["iteration"]
         self._smooth_loss = snap["smooth_loss"]
-        what = f"the loss became {loss}" if not math.isfinite(loss) else "the weights became NaN or inf"
+        if not math.isfinite(loss):
+            what = f"the loss became {loss}"
+        elif bad_loss:
+            what = (f"the loss rose to {loss / self._seq_length:.6g} nats/char, over "
+                    f"{DIVERGENCE_FACTOR:g}x an untrained model's {math.log(self.vocab_size):.4g}")
+        else:
+            what = "the weights became NaN or inf"
         raise TrainingDivergedError(
             f"training diverged at iteration {diverged_at}: {what}. The model was "
             f"rolled back to iteration {self._iteration}; try a lower learning rate "
             f"(now {self._learning_rate:g})",
             iteration=diverged_at,
             restored_iteration=self._iteration,
+            what=what,
         )
 
     # ------------------------------------------------------------------
     # Evaluation
 
-    def evaluate(self, text_or_ids: TextOrIds, warm_start: bool = False) -> dict[str, float]:
+    def evaluate(
+        self, text_or_ids: TextOrIds, warm_start: bool = False,
+        should_stop: Optional[Callable[[], bool]] = None,
+    ) -> Optional[dict[str, float]]:
         """How well the model predicts ``text_or_ids``, read as one stream.
 
         The stream starts from :attr:`start_state` (where ``crnn sample``
         and ``crnn eval`` start), or with ``warm_start`` from the training
         state of stream 0.  Returns nats_per_char, bits_per_char, perplexity
         and chars (the number of predicted characters: the length minus
-        one).  The model is not changed.
+        one).  The model is not changed.  ``should_stop``, if given, is asked
+        between pieces of the text; if it returns True, evaluation stops and
+        None is returned.
         """
         ids = as_ids(text_or_ids, self.vocab)
         if len(ids) < 2:
@@ -452,6 +487,8 @@ class CharRNN:
         total = 0.0
         for chunk_loss in self._run_forward(ids, h, with_targets=True):
             total += chunk_loss
+            if should_stop is not None and should_stop():
+                return None
         chars = len(ids) - 1
         nats = total / chars
         return {
@@ -469,7 +506,7 @@ class CharRNN:
         """
         steps = len(ids) - 1 if with_targets else len(ids)
         H, V = self.hidden_size, self.vocab_size
-        chunk = max(1, min(EVAL_CHUNK, steps))
+        chunk = max(1, min(EVAL_CHUNK, self._steps_per_call(), steps))
         work = np.empty(_kernels.forward_workspace_size(1, chunk, H, V), self._dtype)
         h_next = np.empty_like(h)
         for start in range(0, steps, chunk):
@@ -547,7 +584,7 @@ class CharRNN:
         work = np.empty(_kernels.sample_workspace_size(self.hidden_size, self.vocab_size), self._dtype)
         state = h[0]
         while n > 0:
-            out = np.empty(min(SAMPLE_BLOCK, n), np.int32)
+            out = np.empty(min(SAMPLE_BLOCK, self._steps_per_call(), n), np.int32)
             _kernels.sample(out, state, work, self._flat, x, rng.random(out.size), temperature)
             yield self.vocab.decode(out)
             x = int(out[-1])
@@ -610,6 +647,17 @@ def _burn_in_ids(ids: np.ndarray, vocab: Vocab) -> np.ndarray:
         if len(newlines):
             end = int(newlines[-1]) + 1
     return np.array(tail[max(0, end - BURN_IN) : end], dtype=np.int32)
+
+
+class ValHistory(list):
+    """(iteration, validation nats/char) pairs, at most VAL_HISTORY_MAX: when
+    full, every other entry is dropped (the first and the newest stay)."""
+
+    def append(self, item: tuple) -> None:
+        iteration, loss = item
+        super().append((int(iteration), float(loss)))
+        if len(self) > VAL_HISTORY_MAX:
+            self[:] = self[:-1:2] + self[-1:]
 
 
 class _RateMeter:

@@ -33,10 +33,11 @@ def _pieces(text: str) -> Iterator[tuple[int, np.ndarray]]:
         yield start, code_points(text[start : start + _PIECE])
 
 
-def _describe(chars: Iterable[str]) -> str:
+def describe_chars(chars: Iterable[str], limit: int = _MAX_SHOWN) -> str:
+    """``'é', '€' and 3 more``: characters named readably in a message."""
     chars = list(chars)
-    shown = ", ".join(repr(c) for c in chars[:_MAX_SHOWN])
-    more = len(chars) - _MAX_SHOWN
+    shown = ", ".join(repr(c) for c in chars[:limit])
+    more = len(chars) - limit
     return shown + (f" and {more} more" if more > 0 else "")
 
 
@@ -136,7 +137,7 @@ class Vocab:
         unknown = tuple(chr(int(p)) for p in np.unique(points))
         raise VocabError(
             f"{len(unknown)} character(s) not in the model's vocabulary: "
-            f"{_describe(unknown)}; remove them from the text or train a model "
+            f"{describe_chars(unknown)}; remove them from the text or train a model "
             "on text that contains them",
             unknown,
         )

@@ -1,0 +1,366 @@
+"""``crnn train``: options, then a crnn.Trainer, then what to tell the user."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, NoReturn, Optional, Sequence
+
+import click
+import numpy as np
+
+from ..errors import CheckpointError, TrainingDivergedError
+from ..model import CharRNN
+from ..training import DEFAULT_CHECKPOINT_EVERY, Event, History, Trainer, split_validation
+from .common import (
+    CONTEXT_SETTINGS, ENCODING_OPTION, ERRORS_OPTION, EXIT_INTERRUPTED, SEED_TYPE, check_output,
+    describe_chars, fail, num, open_model, shell_path,
+)
+from .corpus import Corpus, training_corpus
+from .progress import CsvLog, Progress, open_log
+
+# Without --iterations, --epochs or --time-limit, train runs this many
+# iterations: about a minute at reference settings on a laptop, enough for
+# sampled text to look like its corpus (indentation, keywords, names).
+DEFAULT_ITERATIONS = 300_000
+# Validation scores at most this many held-out characters at each checkpoint
+# (all of them for corpora up to 10 MB).
+VAL_MAX_CHARS = 1_000_000
+# Options that fix the model's shape: with --resume they come from MODEL.
+SHAPE_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype")
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("inputs", nargs=-1, metavar="[INPUT]...")
+@click.option("-o", "--output", required=True, metavar="MODEL", help="Model file to write (.npz).")
+@click.option("--hidden-size", type=click.IntRange(min=1), default=100, help="Hidden units.")
+@click.option("--seq-length", type=click.IntRange(min=1), default=25,
+              help="Characters per training chunk (truncated BPTT length).")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=0.1,
+              help="Adagrad learning rate.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1,
+              help="Streams trained at once, each on its own segment of the text.")
+@click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64",
+              help="Floating-point type of the model.")
+@click.option("--seed", type=SEED_TYPE, default=None, show_default="random",
+              help="Seed for the initial weights (0 or more).")
+@click.option("--iterations", type=click.IntRange(min=1), default=None,
+              show_default=f"{DEFAULT_ITERATIONS} without --epochs and --time-limit",
+              help="Train until the model has done this many iterations in total.")
+@click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Train until the model has seen the training text this many times in total.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Stop this run after this many seconds.")
+@click.option("--val-fraction", type=click.FloatRange(min=0, max=1, max_open=True), default=0.1,
+              help="Fraction at the end of the text held out for validation.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=DEFAULT_CHECKPOINT_EVERY,
+              metavar="N", help="Save MODEL (and report validation) every N iterations.")
+@click.option("--sample-every", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Show a short sample on standard error every N iterations.")
+@click.option("--log", "log_path", default=None, metavar="FILE.csv",
+              help="Append iteration, loss, smooth_loss, val_loss (nats/char) and chars/s to this CSV file.")
+@click.option("--resume", is_flag=True, help="Continue training MODEL where it stopped.")
+@click.option("--force", is_flag=True, help="Replace an existing MODEL with a new model.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, help="Threads for the kernels.")
+@ENCODING_OPTION
+@ERRORS_OPTION
+@click.pass_context
+def train(ctx: click.Context, inputs: Sequence[str], output: str, **options: Any) -> None:
+    """Train a model on the INPUT text files and save it to MODEL.
+
+    INPUT files are read as text and joined in the order given; '-' reads
+    standard input.  With no INPUT, crnn trains on a built-in corpus: about
+    1 MB of the Python standard library's source code.
+
+    --iterations and --epochs count the model's total, so after an
+    interruption the same command with --resume finishes the same job.
+    MODEL always holds the latest checkpoint; the one with the lowest
+    validation loss is kept beside it as MODEL with .best before its
+    extension (m.npz -> m.best.npz).  Ctrl-C saves MODEL and stops; a second
+    Ctrl-C stops at once.
+    """
+    opts = TrainOptions(output=output, **options)
+    _check_option_clashes(ctx, opts)
+    check_output(output, replace_ok=opts.resume or opts.force)
+    corpus = training_corpus(inputs, opts.encoding, opts.decode_errors)
+    model = _resumed_model(ctx, opts, corpus) if _can_resume(opts) else _new_model(opts, corpus)
+    model.n_threads = opts.threads
+    # From here on the corpus is compact ids (1-2 bytes a character), not text.
+    train_ids, val_ids = split_validation(corpus.ids(model.vocab), opts.val_fraction)
+    del corpus
+    _check_length(train_ids, val_ids, model)
+    trainer = Trainer(model, train_ids, val_text=val_ids[:VAL_MAX_CHARS], checkpoint=output,
+                      checkpoint_every=opts.checkpoint_every, sample_every=opts.sample_every)
+    target = _target(trainer, opts)
+    if target is not None and model.iteration >= target:
+        click.echo(f"'{output}' has already done {model.iteration:,} iterations "
+                   f"(target {target:,}); raise --iterations or --epochs to train more.", err=True)
+        return
+    deadline = None if opts.time_limit is None else time.monotonic() + opts.time_limit
+    started = time.monotonic()
+    with open_log(opts.log_path) as log, Progress(target, deadline, model) as progress:
+        report = Reporter(progress, log, output)
+        try:
+            history = run_in_background(trainer, report, iterations=target, time_limit=opts.time_limit)
+        except TrainingDivergedError as exc:
+            _fail_diverged(exc, trainer, output)
+        except CheckpointError as exc:
+            _fail_checkpoint(exc, trainer, output)
+    _finish(history, trainer, output, time.monotonic() - started)
+
+
+@dataclass
+class TrainOptions:
+    """The options of ``crnn train`` (names as on the command line)."""
+
+    output: str
+    hidden_size: int
+    seq_length: int
+    learning_rate: float
+    batch_size: int
+    dtype: str
+    seed: Optional[int]
+    iterations: Optional[int]
+    epochs: Optional[float]
+    time_limit: Optional[float]
+    val_fraction: float
+    checkpoint_every: int
+    sample_every: Optional[int]
+    log_path: Optional[str]
+    resume: bool
+    force: bool
+    threads: int
+    encoding: str
+    decode_errors: str
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    """Whether option ``name`` was set on the command line (not left at its default)."""
+    return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+
+def _check_option_clashes(ctx: click.Context, opts: TrainOptions) -> None:
+    """Options that --resume makes meaningless are noted, not refused: "run the
+    same command with --resume" must keep working for a command that had them."""
+    if not (opts.resume and os.path.exists(opts.output)):
+        return
+    if opts.force:
+        click.echo(f"Note: --force is ignored with --resume: '{opts.output}' is continued, "
+                   "not replaced.", err=True)
+    if _given(ctx, "seed"):
+        click.echo(f"Note: --seed is ignored with --resume: '{opts.output}' continues with its "
+                   "own weights and random state.", err=True)
+
+
+def _target(trainer: Trainer, opts: TrainOptions) -> Optional[int]:
+    """The model's total iterations at which this run ends (None: only the time limit)."""
+    targets = []
+    if opts.iterations is not None:
+        targets.append(opts.iterations)
+    if opts.epochs is not None:
+        targets.append(trainer.epoch_iterations(opts.epochs))
+    if not targets and opts.time_limit is None:
+        targets.append(DEFAULT_ITERATIONS)
+    return min(targets) if targets else None
+
+
+def _check_length(train_ids: np.ndarray, val_ids: np.ndarray, model: CharRNN) -> None:
+    needed = model.batch_size * (model.seq_length + 1)
+    if len(train_ids) >= needed:
+        return
+    held = f" (after holding out {len(val_ids):,} for validation)" if len(val_ids) else ""
+    settings = f"--seq-length {model.seq_length}"
+    fixes = "give more text or a smaller --seq-length"
+    if model.batch_size > 1:
+        settings += f" with --batch-size {model.batch_size}"
+        fixes += " or --batch-size"
+    if len(val_ids):
+        fixes += ", or --val-fraction 0"
+    fail(f"the training text has {len(train_ids):,} characters{held} but {settings} "
+         f"needs at least {needed:,}; {fixes}")
+
+
+# ----------------------------------------------------------------------
+# The model: new or resumed
+
+
+def _can_resume(opts: TrainOptions) -> bool:
+    """--resume was given and MODEL exists (if it does not, say a new one starts)."""
+    if opts.resume and not os.path.exists(opts.output):
+        click.echo(f"'{opts.output}' does not exist yet: starting a new model.", err=True)
+        return False
+    return opts.resume
+
+
+def _new_model(opts: TrainOptions, corpus: Corpus) -> CharRNN:
+    return CharRNN(
+        corpus.vocab, hidden_size=opts.hidden_size, seq_length=opts.seq_length,
+        learning_rate=opts.learning_rate, batch_size=opts.batch_size, dtype=opts.dtype,
+        seed=opts.seed,
+    )
+
+
+def _resumed_model(ctx: click.Context, opts: TrainOptions, corpus: Corpus) -> CharRNN:
+    model = open_model(opts.output)
+    unknown = corpus.unknown_to(model.vocab)
+    if unknown:
+        fail(f"cannot --resume: the text has {len(unknown)} character(s) that '{opts.output}' "
+             f"does not know: {describe_chars(unknown)}; remove them from the text, or train "
+             "a new model with --force instead of --resume")
+    _check_shape_options(ctx, opts, model)
+    if _given(ctx, "learning_rate") and opts.learning_rate != model.learning_rate:
+        click.echo(f"Continuing with --learning-rate {opts.learning_rate:g} "
+                   f"(the model was trained with {model.learning_rate:g}).", err=True)
+        model.learning_rate = opts.learning_rate
+    return model
+
+
+def _check_shape_options(ctx: click.Context, opts: TrainOptions, model: CharRNN) -> None:
+    clashes = [
+        f"--{name.replace('_', '-')} {getattr(opts, name)} (the model has {_model_value(model, name)})"
+        for name in SHAPE_OPTIONS
+        if _given(ctx, name) and str(getattr(opts, name)) != _model_value(model, name)
+    ]
+    if clashes:
+        fail(f"--resume continues '{opts.output}' with its own settings, but "
+             f"{', '.join(clashes)}; leave these options out when resuming")
+
+
+def _model_value(model: CharRNN, name: str) -> str:
+    value = getattr(model, name)
+    return value.name if name == "dtype" else str(value)
+
+
+# ----------------------------------------------------------------------
+# Running: the Trainer works in a thread of its own, so that Ctrl-C is
+# answered at once even while a kernel call runs for seconds.
+
+
+class Reporter:
+    """The Trainer's callback: progress, the CSV log and checkpoint notes."""
+
+    def __init__(self, progress: Progress, log: CsvLog, output: str) -> None:
+        self.progress, self.log, self.output = progress, log, output
+
+    def __call__(self, trainer: Trainer, event: Event) -> None:
+        if event.kind == "progress":
+            self.log.add(event.iteration, event.loss, event.smooth_loss, event.chars_per_sec)
+            self.progress.update({"iteration": event.iteration, "smooth_loss": event.smooth_loss,
+                                  "chars_per_sec": event.chars_per_sec})
+        elif event.kind == "checkpoint":
+            self._checkpoint(trainer, event)
+        elif event.kind == "sample":
+            self.progress.note(f"--- sample at iteration {event.iteration:,} ---\n{event.text}\n---")
+
+    def _checkpoint(self, trainer: Trainer, event: Event) -> None:
+        message = f"iteration {event.iteration:,}: saved '{self.output}'"
+        if event.val_loss is not None:
+            self.log.set_validation(event.val_loss)
+            message += (f"; validation {num(event.val_loss)} nats/char, "
+                        f"{num(event.val_bits)} bits/char")
+            if event.best and trainer.best_checkpoint is not None:
+                message += f" (best so far, also saved as '{trainer.best_checkpoint}')"
+        self.progress.note(message)
+
+
+def run_in_background(trainer: Trainer, callback: Any, **run_options: Any) -> History:
+    """``trainer.run(...)`` in a worker thread while this (main) thread waits
+    and answers signals: the first Ctrl-C asks the trainer to stop (it saves
+    and returns), a second one ends the process at once without saving."""
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["history"] = trainer.run(callback=callback, **run_options)
+        except BaseException as exc:  # re-raised in the main thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="crnn-train", daemon=True)
+    with _InterruptHandler(trainer):
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["history"]
+
+
+class _InterruptHandler:
+    """While active (main thread only): the first SIGINT requests a stop, the
+    second exits with status 130 at once."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer, self.count, self.previous = trainer, 0, None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        if self.count == 1:
+            self.trainer.request_stop()
+            return
+        sys.stderr.write("\nStopped at once (second Ctrl-C): nothing more was saved.\n")
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+    def __enter__(self) -> "_InterruptHandler":
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+
+# ----------------------------------------------------------------------
+# How the run ended
+
+
+def _what_output_holds(trainer: Trainer, output: str, phrase: str) -> str:
+    """After a failure, what MODEL holds: ``phrase`` (formatted with output and
+    iteration) if this run saved a checkpoint, else whether it is unchanged."""
+    if trainer.saved_iteration is not None:
+        return phrase.format(output=output, iteration=trainer.saved_iteration)
+    if os.path.exists(output):
+        return f"'{output}' was not changed"
+    return "no model was saved"
+
+
+def _fail_checkpoint(exc: CheckpointError, trainer: Trainer, output: str) -> NoReturn:
+    """A checkpoint could not be written (disk full, folder made read-only ...);
+    the file it was written to is intact.  Say what MODEL holds."""
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    kept = _what_output_holds(trainer, output, "'{output}' still holds the checkpoint of iteration {iteration:,}")
+    what = "checkpoint" if exc.path == output else "best model"
+    if exc.path != output:
+        kept += f" and '{exc.path}' was not changed"
+    fail(f"could not save the {what} of iteration {exc.iteration:,} to '{exc.path}' ({reason}); "
+         f"{kept}; free some space or fix the folder, then run the same command with --resume")
+
+
+def _fail_diverged(exc: TrainingDivergedError, trainer: Trainer, output: str) -> NoReturn:
+    kept = _what_output_holds(trainer, output, "'{output}' keeps the last checkpoint (iteration {iteration:,})")
+    fail(f"training diverged at iteration {exc.iteration:,} ({exc.what}); {kept}; try a smaller "
+         f"--learning-rate than {trainer.model.learning_rate:g}")
+
+
+def _finish(history: History, trainer: Trainer, output: str, seconds: float) -> None:
+    model = trainer.model
+    if history.stop_reason == "stopped":
+        click.echo(f"Interrupted at iteration {model.iteration:,}: saved '{output}'; "
+                   "run the same command with --resume to continue.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    why = "Time limit reached" if history.stop_reason == "time" else "Done"
+    val = f", validation {num(history.val_loss[-1])} nats/char" if history.val_loss else ""
+    best, use = "", output
+    if history.best_iteration is not None and trainer.best_checkpoint is not None:
+        best = (f"; the best validation ({num(history.best_val_loss)} nats/char, iteration "
+                f"{history.best_iteration:,}) is in '{trainer.best_checkpoint}'")
+        use = trainer.best_checkpoint
+    click.echo(f"{why}: {model.iteration:,} iterations (smooth loss "
+               f"{num(model.smooth_loss / model.seq_length)} nats/char{val}) in {seconds:.1f} s; "
+               f"saved '{output}'{best}. Try: crnn sample {shell_path(use)}", err=True)
