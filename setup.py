@@ -4,6 +4,9 @@ Environment switches:
   CRNN_DEBUG=1     -O0 -g and Cython bounds/wraparound checks on
   CRNN_SANITIZE=1  additionally -fsanitize=address,undefined (see scripts/)
   CRNN_OPENMP=0    build without OpenMP (the kernels then use one thread)
+  CRNN_PLAIN_LOOPS=1  the plain-loop fallback instead of the vector code
+                   (-DCRNN_NO_VECTOR_EXT; what compilers without GCC/Clang
+                   vector extensions get; scripts/plain_loops.sh tests it)
 """
 
 import os
@@ -94,11 +97,15 @@ directives = {
     "cdivision": True,
 }
 
+macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+if os.environ.get("CRNN_PLAIN_LOOPS") == "1":
+    macros.append(("CRNN_NO_VECTOR_EXT", "1"))
+
 ext = Extension(
     "crnn._kernels",
     sources=sources,
     include_dirs=["csrc", numpy.get_include()],
-    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    define_macros=macros,
     extra_compile_args=compile_args,
     extra_link_args=link_args,
 )

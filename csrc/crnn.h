@@ -44,6 +44,9 @@ enum { CRNN_ISA_BASELINE = 0, CRNN_ISA_AVX2 = 1, CRNN_ISA_AVX512 = 2 };
 int crnn_get_isa(void);
 int crnn_set_isa(int isa);
 const char *crnn_isa_name(int isa);
+/* 1 if the kernels were built with their explicit vector code (GCC/Clang
+ * vector extensions), 0 for the plain-loop fallback (-DCRNN_NO_VECTOR_EXT). */
+int crnn_vector_code(void);
 
 /* Offsets (in elements) of each parameter inside the flat buffer. */
 typedef struct {

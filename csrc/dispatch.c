@@ -102,3 +102,8 @@ int crnn_team_allowed(void)
     return 1;
 }
 #endif
+
+int crnn_vector_code(void)
+{
+    return CRNN_VECTOR_EXT;
+}

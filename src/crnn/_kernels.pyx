@@ -24,6 +24,7 @@ cdef extern from "crnn.h" nogil:
     int crnn_get_isa() noexcept
     int crnn_set_isa(int isa) noexcept
     const char *crnn_isa_name(int isa) noexcept
+    int crnn_vector_code() noexcept
     crnn_layout crnn_param_layout(int H, int V) noexcept
     size_t crnn_forward_workspace(int B, int T, int H, int V) noexcept
     size_t crnn_train_workspace(int B, int T, int H, int V) noexcept
@@ -88,6 +89,12 @@ _ISA_NAMES = ("baseline", "avx2", "avx512")
 def cpu_path():
     """Name of the kernel variant in use: 'baseline', 'avx2' or 'avx512'."""
     return crnn_isa_name(crnn_get_isa()).decode()
+
+
+def vector_code():
+    """True if the kernels use their explicit vector code, False for the
+    plain-loop fallback (a build with CRNN_PLAIN_LOOPS=1)."""
+    return bool(crnn_vector_code())
 
 
 def set_cpu_path(name):
