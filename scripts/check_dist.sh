@@ -158,7 +158,7 @@ stray="$(grep -E '(\.(so|pyd|dylib|dll|o|obj|a|lib|py[cod]|npz)$)|(^|/)(__pycach
 # What a build and the tests need, always.
 for f in PKG-INFO pyproject.toml setup.py README.md LICENSE MANIFEST.in \
          src/crnn/__init__.py src/crnn/_version.py src/crnn/_kernels.pyx \
-         src/crnn/_kernels.pyi src/crnn/py.typed tests/conftest.py tests/reference.py \
+         src/crnn/_kernels.pyi src/crnn/py.typed tests/conftest.py src/crnn/reference/minchar.py \
          scripts/check_dist.sh; do
     grep -qxF "$f" "$WORK/sdist.files" || problems+=("missing: $f")
 done

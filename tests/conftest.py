@@ -9,7 +9,7 @@ extension is unavailable.
 import numpy as np
 import pytest
 
-import reference as ref
+from crnn.reference import minchar as ref
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ reference is checked independently of the kernels.
 import numpy as np
 import pytest
 
-import reference as ref
+from crnn.reference import minchar as ref
 from crnn import _kernels as K
 
 STEP = 1e-5  # central differences: truncation ~STEP**2, rounding ~1e-16*loss/STEP

@@ -1,4 +1,4 @@
-"""crnn._kernels against the pure-NumPy reference in tests/reference.py.
+"""crnn._kernels against the pure-NumPy reference in crnn.reference.minchar.
 
 Covers: loss/gradients/dh0/h_last vs the reference, batching, workspaces,
 n_threads, clip, Adagrad, train_step, sampling, that inputs are never
@@ -9,7 +9,8 @@ argument untouched: nothing invalid may reach C).
 import numpy as np
 import pytest
 
-import reference as ref
+from crnn.data import chunk_start
+from crnn.reference import minchar as ref
 from crnn import _kernels as K
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -448,9 +449,9 @@ def test_train_steps_follow_min_char_rnn_training_loop(rng):
     grads, work = np.zeros_like(params), np.zeros(K.train_workspace_size(1, T, H, V))
     h, p, losses = np.zeros((1, H)), 0, []
     for n in range(n_iters):
-        if p + T + 1 >= len(data) or n == 0:
+        p, reset = chunk_start(p, T, len(data), first=n == 0)
+        if reset:
             h[...] = 0
-            p = 0
         inputs = np.array([data[p:p + T]], np.int32)
         targets = np.array([data[p + 1:p + T + 1]], np.int32)
         losses.append(K.train_step(params, mem, grads, work, h, inputs, targets, 0.1))

@@ -7,7 +7,7 @@ order, one element more or less, an extra dimension, a list).  Ids and scalar
 arguments are drawn in and out of range.  An oracle that reads the spec in
 ``_kernels.pyi`` decides from the actual arguments whether the call is valid:
 
-- valid   -> the call must succeed and equal tests/reference.py;
+- valid   -> the call must succeed and equal crnn.reference.minchar;
 - invalid -> the call must raise ValueError (bad shape, range, contiguity,
   read-only output) or TypeError (wrong dtype, not an array), and leave
   every argument byte-identical.
@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import reference as ref
+from crnn.reference import minchar as ref
 from crnn import _kernels as K
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)

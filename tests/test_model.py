@@ -142,6 +142,18 @@ def test_pointer_follows_min_char_rnn(vocab):
     assert model.pointers == (10,)
 
 
+def test_chunk_start_is_min_char_rnn_pointer_rule():
+    """Written out by hand from min-char-rnn: `if p+seq_length+1 >= len(data) or n == 0`."""
+    from crnn.data import chunk_start
+
+    assert chunk_start(0, 10, 45, first=True) == (0, True)
+    assert chunk_start(20, 10, 45, first=True) == (0, True)
+    assert chunk_start(20, 10, 45, first=False) == (20, False)
+    assert chunk_start(33, 10, 45, first=False) == (33, False)  # 33 + 11 = 44 < 45
+    assert chunk_start(34, 10, 45, first=False) == (0, True)  # 34 + 11 = 45: back to 0
+    assert chunk_start(0, 1, 2, first=False) == (0, True)  # the shortest possible text
+
+
 @pytest.mark.parametrize("B", [2, 5])
 def test_batched_training_is_deterministic(vocab, B):
     a, b = small_model(vocab, batch_size=B), small_model(vocab, batch_size=B, n_threads=2)

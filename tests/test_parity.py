@@ -1,4 +1,4 @@
-"""CharRNN against the pure-NumPy min-char-rnn reference (tests/reference.py).
+"""CharRNN against the pure-NumPy min-char-rnn reference (crnn.reference.minchar).
 
 A note on tolerances: min-char-rnn's training is chaotic in its first
 iterations (Adagrad's first steps are lr * g / |g|, so rounding noise in a
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import crnn
-import reference as ref
+from crnn.data import chunk_start
+from crnn.reference import minchar as ref
 
 TEXT = (
     "First Citizen:\nBefore we proceed any further, hear me speak.\n\n"
@@ -131,8 +132,9 @@ def test_batched_training_matches_a_reference_with_segments():
     for n in range(12):
         inputs, targets = [], []
         for b in range(B):
-            if pointers[b] + T + 1 >= segment or n == 0:
-                pointers[b], h[b] = 0, 0.0
+            pointers[b], reset = chunk_start(pointers[b], T, segment, first=n == 0)
+            if reset:
+                h[b] = 0.0
             start = b * segment + pointers[b]
             inputs.append(ids[start : start + T])
             targets.append(ids[start + 1 : start + T + 1])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import crnn
-import reference as ref
+from crnn.reference import minchar as ref
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 LINES = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n"

@@ -155,6 +155,22 @@ def encode_corpus(text: str, vocab: Vocab) -> np.ndarray:
     return vocab.encode(text, dtype=id_dtype(len(vocab)))
 
 
+def chunk_start(pointer: int, seq_length: int, segment: int, first: bool) -> tuple[int, bool]:
+    """min-char-rnn's data-pointer rule for one stream: where its next chunk
+    starts and whether its hidden state is reset first.
+
+    A stream's chunk is ``seq_length`` inputs from ``pointer`` and the targets
+    one character later.  It goes back to 0 (with a zero state) when that
+    would run past its segment (``pointer + seq_length + 1 >= segment``) and
+    on the very first iteration.  The pointer then advances by seq_length.
+    The model, the reference, the tests and the benchmarks all use this one
+    function.
+    """
+    if first or pointer + seq_length + 1 >= segment:
+        return 0, True
+    return pointer, False
+
+
 def as_ids(text_or_ids: TextOrIds, vocab: Vocab) -> np.ndarray:
     """Ids for ``text_or_ids``: encodes a str, validates an id array.
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import numpy as np
 
 from . import _kernels
-from .data import TextOrIds, as_ids
+from .data import TextOrIds, as_ids, chunk_start
 from .errors import CorpusError, TrainingDivergedError, VocabError
 from .vocab import Vocab
 
@@ -408,9 +408,9 @@ class CharRNN:
         and on the model's very first iteration.
         """
         T = self._seq_length
-        for b, p in enumerate(self._pointers):
-            if p + T + 1 >= segment or self._iteration == 0:
-                p = 0
+        for b, pointer in enumerate(self._pointers):
+            p, reset = chunk_start(pointer, T, segment, first=self._iteration == 0)
+            if reset:
                 self._h[b] = 0.0
             start = b * segment + p
             self._inputs[b] = ids[start : start + T]

@@ -1,4 +1,4 @@
-"""Pure-NumPy reference for crnn, written from the equations in GUIDE.md.
+"""Pure-NumPy reference of min-char-rnn, written from its equations (below).
 
 This is deliberately slow and plain: loops over time steps, float64
 everywhere, min-char-rnn's shapes.  The C kernels are checked against it.
@@ -16,6 +16,8 @@ Equations for one stream of T steps::
 """
 
 import numpy as np
+
+from ..data import chunk_start
 
 PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
 
@@ -188,10 +190,9 @@ def train_reference(data, params, n_iters, seq_length=25, learning_rate=0.1,
         state["losses"] = list(state["losses"])
     P, M = state["params"], state["mem"]
     for _ in range(n_iters):
-        if state["p"] + seq_length + 1 >= len(data) or state["n"] == 0:
-            state["h"] = np.zeros(H)  # reset the memory
-            state["p"] = 0  # back to the start of the data
-        p = state["p"]
+        p, reset = chunk_start(state["p"], seq_length, len(data), first=state["n"] == 0)
+        if reset:
+            state["h"] = np.zeros(H)  # reset the memory (p is back at the start of the data)
         inputs = list(data[p:p + seq_length])
         targets = list(data[p + 1:p + seq_length + 1])
         loss, grads, state["h"], _ = loss_fun(inputs, targets, state["h"], P)
