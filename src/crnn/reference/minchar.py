@@ -191,6 +191,7 @@ def train_reference(data, params, n_iters, seq_length=25, learning_rate=0.1,
     P, M = state["params"], state["mem"]
     for _ in range(n_iters):
         p, reset = chunk_start(state["p"], seq_length, len(data), first=state["n"] == 0)
+        state["p"] = p
         if reset:
             state["h"] = np.zeros(H)  # reset the memory (p is back at the start of the data)
         inputs = list(data[p:p + seq_length])
