@@ -350,13 +350,14 @@ class CharRNN:
             raise ValueError("the model's weights or Adagrad memory contain NaN or inf")
 
         meter = _RateMeter(self.batch_size * self.seq_length, self._iteration)
+        loss_limit = self.divergence_limit * self._seq_length  # nats per chunk
         for done in range(1, iterations + 1):
             self._fill_batch(ids, segment)
             loss = _kernels.train_step(
                 self._flat, self._memory_flat, self._grads_flat, self._work, self._h,
                 self._inputs, self._targets, self._learning_rate, CLIP, EPS, self._n_threads,
             )
-            if not (loss / self._seq_length <= self.divergence_limit):  # also NaN
+            if not (loss <= loss_limit):  # also catches NaN
                 self._roll_back(loss)
             self._iteration += 1
             self._smooth_loss = 0.999 * self._smooth_loss + 0.001 * loss
