@@ -185,10 +185,18 @@ cdef object _forward_net(real[::1] work, real[:, :, ::1] state_out,
                          const real[:, :, :, ::1] masks, real[:, :, :, ::1] seq,
                          real[:, :, ::1] probs, const int *cancel, _NetSizes z,
                          int B, int T, int n_threads):
-    cdef const int32_t *tp = NULL if targets is None else &targets[0, 0]
-    cdef const real *mp = NULL if masks is None else &masks[0, 0, 0, 0]
-    cdef real *sp = NULL if seq is None else &seq[0, 0, 0, 0]
-    cdef real *pp = NULL if probs is None else &probs[0, 0, 0]
+    cdef const int32_t *tp = NULL
+    cdef const real *mp = NULL
+    cdef real *sp = NULL
+    cdef real *pp = NULL
+    if targets is not None:
+        tp = &targets[0, 0]
+    if masks is not None:
+        mp = &masks[0, 0, 0, 0]
+    if seq is not None:
+        sp = &seq[0, 0, 0, 0]
+    if probs is not None:
+        pp = &probs[0, 0, 0]
     cdef double loss = 0.0
     cdef int stopped
     with nogil:
@@ -238,8 +246,12 @@ cdef bint _backward_net(real[::1] grads, real[:, :, ::1] dstate0, real[::1] work
                         const real[::1] params, const int32_t[:, ::1] inputs,
                         const int32_t[:, ::1] targets, const real[:, :, :, ::1] masks,
                         const int *cancel, _NetSizes z, int B, int T, int n_threads):
-    cdef const real *mp = NULL if masks is None else &masks[0, 0, 0, 0]
-    cdef real *dp = NULL if dstate0 is None else &dstate0[0, 0, 0]
+    cdef const real *mp = NULL
+    cdef real *dp = NULL
+    if masks is not None:
+        mp = &masks[0, 0, 0, 0]
+    if dstate0 is not None:
+        dp = &dstate0[0, 0, 0]
     cdef int stopped
     with nogil:
         if real is double:
