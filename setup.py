@@ -22,7 +22,8 @@ DEBUG = os.environ.get("CRNN_DEBUG") == "1"
 SANITIZE = os.environ.get("CRNN_SANITIZE") == "1"
 
 sources = ["src/crnn/_kernels.pyx"] + [
-    f"csrc/{name}.c" for name in ("layout", "dispatch", "kernels_f64", "kernels_f32")
+    f"csrc/{name}.c" for name in ("layout", "dispatch", "kernels_f64", "kernels_f32",
+                                    "net_layout", "net_f64", "net_f32")
 ]
 
 if sys.platform == "win32":

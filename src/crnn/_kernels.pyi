@@ -87,3 +87,66 @@ def sample(
 def cpu_path() -> str: ...  # 'baseline', 'avx2' or 'avx512': the kernel variant in use
 def vector_code() -> bool: ...
 def set_cpu_path(name: str) -> str: ...  # cap the variant (testing); returns the one in use
+
+# ---------------------------------------------------------------- stacked networks
+# (csrc/net.h): L recurrent layers of one cell ("rnn", "lstm", "gru"; or 0, 1, 2)
+# with PyTorch's equations, then a linear output layer.  State arrays are
+# (L, B, S) with S = H, or 2H for the LSTM ([h | c]).  Layout of the flat
+# parameter buffer: net_layout (see crnn.netparams).
+
+CELLS: tuple[str, str, str]
+Cell = str | int
+
+def net_layout(cell: Cell, num_layers: int, hidden_size: int, vocab_size: int) -> list[tuple[str, tuple[int, ...], int]]: ...
+def net_param_count(cell: Cell, num_layers: int, hidden_size: int, vocab_size: int) -> int: ...
+def net_state_width(cell: Cell, hidden_size: int) -> int: ...
+def net_workspace_size(cell: Cell, num_layers: int, batch: int, steps: int, hidden_size: int, vocab_size: int, train: bool = True) -> int: ...
+def net_sample_workspace_size(cell: Cell, num_layers: int, hidden_size: int, vocab_size: int) -> int: ...
+def net_forward(
+    work: FloatArray,  # OUT scratch, len >= net_workspace_size(..., train) (train=True if net_backward follows)
+    state_out: FloatArray,  # OUT (L, B, S): state after the last step (may be state0 itself)
+    params: FloatArray,  # IN flat, net_param_count(...)
+    inputs: IdArray,  # IN (B, T)
+    targets: Optional[IdArray],  # IN (B, T) or None: no loss (0.0 returned)
+    state0: FloatArray,  # IN (L, B, S)
+    *,
+    cell: Cell,
+    num_layers: int,
+    hidden_size: int,
+    vocab_size: int,
+    masks: Optional[FloatArray] = None,  # IN (L-1, T, B, H): dropout multipliers (0 or 1/(1-p)) on each layer's output but the last
+    states_seq: Optional[FloatArray] = None,  # OUT (T, L, B, S): the state after every step
+    probs_out: Optional[FloatArray] = None,  # OUT (T, B, V): softmax outputs
+    cancel: Optional[npt.NDArray[np.int32]] = None,  # element 0 polled every step: non-zero stops the call
+    n_threads: int = 1,
+) -> Optional[float]: ...  # loss = (1/B) sum of -log p (nats); None if cancelled (outputs undefined)
+def net_backward(
+    grads: FloatArray,  # IN/OUT flat: gradients ADDED (+=)
+    dstate0: Optional[FloatArray],  # OUT (L, B, S) d loss / d state0, or None
+    work: FloatArray,  # IN/OUT: from net_forward with train=True and the same arguments (left reusable)
+    params: FloatArray,
+    inputs: IdArray,
+    targets: IdArray,
+    *,
+    cell: Cell,
+    num_layers: int,
+    hidden_size: int,
+    vocab_size: int,
+    masks: Optional[FloatArray] = None,  # the masks given to net_forward
+    cancel: Optional[npt.NDArray[np.int32]] = None,
+    n_threads: int = 1,
+) -> bool: ...  # True when done; False if cancelled (grads undefined)
+def net_sample(
+    out: IdArray,  # OUT (n,)
+    state: FloatArray,  # IN/OUT (L, 1, S)
+    work: FloatArray,  # OUT scratch, len >= net_sample_workspace_size
+    params: FloatArray,
+    x0: int,
+    uniforms: npt.NDArray[np.float64],  # IN (n,) in [0, 1)
+    temperature: float,  # >= 0; 0 = argmax (first on ties); crnn_sample's rule
+    *,
+    cell: Cell,
+    num_layers: int,
+    hidden_size: int,
+    vocab_size: int,
+) -> None: ...

@@ -1,0 +1,194 @@
+/*
+ * layers/common_impl.h - helpers of the network kernels for one float type
+ * and instruction set (included by net_impl.h after ops_impl.h): products
+ * in terms of crnn_gemm / crnn_gemv_rows, the sigmoid array op, thread
+ * teams and the cancel protocol.
+ */
+
+#define NET_CAT_(a, b, c) a##b##c
+#define NET_CAT(a, b, c) NET_CAT_(a, b, c)
+#define FN(name) NET_CAT(name, SUFFIX, ISA)
+#define LANES (CRNN_VECTOR_BYTES / (int)sizeof(REAL))
+
+/* C (M,N) = beta*C + A B, A (M,K) row stride lda, B (K,N) stride ldb. */
+CRNN_ALWAYS_INLINE void FN(mm)(REAL *C, size_t ldc, const REAL *A, size_t lda,
+                               const REAL *Bm, size_t ldb, int M, int N,
+                               int K, int beta)
+{
+    FN(crnn_gemm)(C, ldc, A, (ptrdiff_t)lda, 1, Bm, (ptrdiff_t)ldb, M, N, K,
+                  beta);
+}
+
+/* C (M,N) = beta*C + A^T B, A (K,M) row stride lda. */
+CRNN_ALWAYS_INLINE void FN(mm_tn)(REAL *C, size_t ldc, const REAL *A,
+                                  size_t lda, const REAL *Bm, size_t ldb,
+                                  int M, int N, int K, int beta)
+{
+    FN(crnn_gemm)(C, ldc, A, 1, (ptrdiff_t)lda, Bm, (ptrdiff_t)ldb, M, N, K,
+                  beta);
+}
+
+/* The recurrent product of a step, C (n,N) (+)= A (n,K) W^T, with W (N,K)
+ * and Wt = W^T (K,N) both at hand.  One stream (n == 1, chosen from B, never
+ * from how streams are shared, so results do not depend on n_threads): dot
+ * products with the rows of W; else a register-tiled product with Wt.  The
+ * weights are walked backwards on alternate steps, so each step starts on
+ * what the previous one read last (still in cache). */
+static void FN(rec_product)(REAL *C, const REAL *A, const REAL *W,
+                            const REAL *Wt, int n, int N, int K, int beta,
+                            int one_stream, int backwards)
+{
+    if (one_stream) {
+        FN(crnn_gemv_rows)(C, A, W, (size_t)K, N, K, beta, backwards, 0);
+        return;
+    }
+    if (!backwards || K == 0)
+        FN(mm)(C, (size_t)N, A, (size_t)K, Wt, (size_t)N, n, N, K, beta);
+    else
+        FN(crnn_gemm)(C, (size_t)N, A + (K - 1), K, -1,
+                      Wt + (size_t)(K - 1) * N, -(ptrdiff_t)N, n, N, K, beta);
+}
+
+/* x = 1 / (1 + exp(-x)) in place over n elements. */
+#if CRNN_VECTOR_EXT
+#define NVEC NET_CAT(vec_t, SUFFIX, ISA)
+CRNN_ALWAYS_INLINE NVEC FN(sigmoid_vec)(NVEC x)
+{
+    return 1 / (1 + FN(exp_vec)(-x));
+}
+
+/* Whole vectors; a ragged end is one more vector ending at x + n, computed
+ * from the original values and stored last (as crnn_vtanh does). */
+static void FN(vsigmoid)(REAL *x, size_t n)
+{
+    if (n < (size_t)LANES) {
+        REAL tmp[LANES];
+        memset(tmp, 0, sizeof tmp);
+        memcpy(tmp, x, n * sizeof(REAL));
+        FN(store_v)(tmp, FN(sigmoid_vec)(FN(load_v)(tmp)));
+        memcpy(x, tmp, n * sizeof(REAL));
+        return;
+    }
+    const int ragged = n % LANES != 0;
+    const NVEC last = ragged ? FN(sigmoid_vec)(FN(load_v)(x + n - LANES))
+                             : (NVEC){0};
+    for (size_t i = 0; i + LANES <= n; i += LANES)
+        FN(store_v)(x + i, FN(sigmoid_vec)(FN(load_v)(x + i)));
+    if (ragged)
+        FN(store_v)(x + n - LANES, last);
+}
+#undef NVEC
+#else
+static void FN(vsigmoid)(REAL *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (REAL)(1 / (1 + exp(-(double)x[i])));
+}
+#endif
+
+/* [*lo, *hi): part tid of nt of [0, n), cut at multiples of align. */
+static void FN(share)(size_t n, int align, int tid, int nt, size_t *lo,
+                      size_t *hi)
+{
+    const size_t blocks = (n + align - 1) / align;
+    const size_t a = blocks * tid / nt * align;
+    const size_t b = blocks * (tid + 1) / nt * align;
+    *lo = a < n ? a : n;
+    *hi = b < n ? b : n;
+}
+
+#ifdef _OPENMP
+#define NET_BARRIER(nt)                                                      \
+    do {                                                                     \
+        if ((nt) > 1) {                                                      \
+            CRNN_PRAGMA(omp barrier)                                         \
+        }                                                                    \
+    } while (0)
+#else
+#define NET_BARRIER(nt) ((void)(nt))
+#endif
+
+/* Cancelling inside a team.  Threads poll *cancel while they work (every
+ * time step) and vote in flag[phase % 3]; at the barrier that ends a phase
+ * all of them read that flag, so all stop together or none does.  The flag
+ * two phases ahead is cleared after the barrier: nobody reads it any more
+ * (read after the previous barrier) and nobody writes it yet (next written
+ * after the following barrier). */
+typedef struct {
+    const volatile int *cancel;
+    volatile int flag[3];
+} FN(stopper);
+
+static void FN(stopper_init)(FN(stopper) *s, const volatile int *cancel)
+{
+    s->cancel = cancel;
+    s->flag[0] = s->flag[1] = s->flag[2] = 0;
+}
+
+/* 1 if this thread should stop the work of the current phase. */
+static int FN(poll)(FN(stopper) *s, int phase)
+{
+    if (s->cancel && *s->cancel)
+        s->flag[phase % 3] = 1;
+    return s->flag[phase % 3];
+}
+
+/* Ends a phase: returns 1 (for every thread alike) if the team stops. */
+static int FN(end_phase)(FN(stopper) *s, int *phase, int tid, int nt)
+{
+    FN(poll)(s, *phase);
+    NET_BARRIER(nt);
+    const int stop = s->flag[*phase % 3];
+    if (tid == 0)
+        s->flag[(*phase + 2) % 3] = 0;
+    ++*phase;
+    return stop;
+}
+
+/* Runs call with tid and team set, on a team of nt threads (or directly). */
+#ifdef _OPENMP
+#define NET_RUN_TEAM(nt, call)                                               \
+    do {                                                                     \
+        if ((nt) > 1) {                                                      \
+            CRNN_PRAGMA(omp parallel num_threads(nt))                        \
+            {                                                                \
+                const int tid = CRNN_THREAD_ID();                            \
+                const int team = CRNN_THREAD_COUNT();                        \
+                call;                                                        \
+            }                                                                \
+        } else {                                                             \
+            const int tid = 0, team = 1;                                     \
+            call;                                                            \
+        }                                                                    \
+    } while (0)
+#else
+#define NET_RUN_TEAM(nt, call)                                               \
+    do {                                                                     \
+        const int tid = 0, team = 1;                                         \
+        (void)(nt);                                                          \
+        call;                                                                \
+    } while (0)
+#endif
+
+/* Threads worth using: at most one per core and per stream (recurrences
+ * are shared out by streams), each with enough multiply-adds to pay for
+ * the team and the barriers. */
+static int FN(net_team_size)(int n_threads, int G, int L, int B, int T, int H)
+{
+#ifdef _OPENMP
+    const double work = 3.0 * G * L * B * T * (double)H * H;
+    int n = n_threads;
+    if (n > omp_get_num_procs())
+        n = omp_get_num_procs();
+    if (n > B)
+        n = B;
+    if (n > work / 1e6)
+        n = (int)(work / 1e6);
+    if (n > 1 && !crnn_team_allowed())
+        n = 1;
+    return n < 1 ? 1 : n;
+#else
+    (void)n_threads, (void)G, (void)L, (void)B, (void)T, (void)H;
+    return 1;
+#endif
+}

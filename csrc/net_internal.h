@@ -1,0 +1,49 @@
+/* net_internal.h - layouts shared by net_layout.c and the network kernels
+ * (net_impl.h); not part of the API. */
+#ifndef CRNN_NET_INTERNAL_H
+#define CRNN_NET_INTERNAL_H
+
+#include "internal.h"
+#include "net.h"
+
+/* Offsets (elements) of one layer's parameters; layer L is the output
+ * layer (w_ih = W_out, b_ih = b_out, no w_hh / b_hh).  b_hh is only
+ * meaningful for lstm and gru (the rnn cell has one bias, b_ih). */
+typedef struct {
+    size_t w_ih, w_hh, b_ih, b_hh;
+} crnn_net_offsets;
+
+crnn_net_offsets crnn_net_layer_offsets(int cell, int L, int H, int V, int l);
+
+/* The workspace, in elements of the kernel's float type.  Every recurrent
+ * layer has a block of layer_stride elements at layers + l*layer_stride;
+ * the offsets of its pieces are relative to the block.  All sequences are
+ * time-major (t, b, .).  GH = gates*H, Vp = V padded (crnn_padded).
+ *   per layer:  hs (T+1,B,H)  hs[0] = h0, hs[t+1] = h_t
+ *               cs (T+1,B,H)  lstm: the same for c
+ *               tc (T,B,H)    lstm: tanh(c_t)
+ *               pre (T,B,GH)  lstm, gru: input projections + biases, then
+ *                             the gate values after their nonlinearity
+ *                             (rnn: the pre-activations live in hs)
+ *               hn (T,B,H)    gru: W_hn h + b_hn of each step
+ *               xin (T,B,H)   layers > 0 with dropout: the masked input
+ *               whh_t (H,GH)  W_hh transposed
+ *               wih_t (H,GH)  layers > 0: W_ih transposed
+ *               bsum (GH)     the biases added to the input projection
+ *   shared:     wout_t (H,Vp), probs (T,B,Vp), row_loss (T*B doubles),
+ *               hh (B,GH) gru: one step's recurrent product
+ *   backward:   dy (T,B,Vp), dh_ext (T,B,H) gradient into h_t from above,
+ *               da (T,B,GH) gradient of the pre-activations,
+ *               dhh (T,B,GH) gru: of the recurrent pre-activations,
+ *               carry (B,S) the gradient flowing into the previous step */
+typedef struct {
+    size_t layer_stride;
+    size_t hs, cs, tc, pre, hn, xin, whh_t, wih_t, bsum; /* in a block */
+    size_t layers, wout_t, probs, row_loss, hh, forward_total;
+    size_t dy, dh_ext, da, dhh, carry, total;
+} crnn_net_plan;
+
+crnn_net_plan crnn_net_workspace_plan(int cell, int L, int B, int T, int H,
+                                      int V);
+
+#endif /* CRNN_NET_INTERNAL_H */
