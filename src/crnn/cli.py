@@ -1052,3 +1052,12 @@ _ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", " ": "␣", "\\": "\\\\"}
 def printable_vocab(chars: str) -> str:
     """The vocabulary with invisible characters spelled out (\\n, ␣, \\x07 ...)."""
     return "".join(_ESCAPES.get(c) or (c if c.isprintable() else repr(c)[1:-1]) for c in chars)
+
+
+# ----------------------------------------------------------------------
+# crnn viz and crnn plot (src/crnn/viz/commands.py)
+
+from .viz.commands import plot as _plot_command, viz as _viz_command  # noqa: E402
+
+cli.add_command(_viz_command)
+cli.add_command(_plot_command)
