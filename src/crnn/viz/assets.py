@@ -15,6 +15,7 @@ h2 { font-size: 1.15em; margin: 1.4em 0 0.3em; border-bottom: 1px solid var(--li
 h3 { font-size: 1em; margin: 1.2em 0 0.2em; }
 code { font-family: ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace; }
 .head-grid { display: flex; flex-wrap: wrap; gap: 8px 32px; align-items: flex-start; }
+.head-grid > div:last-child { flex: 1 1 440px; }
 table.facts { border-collapse: collapse; font-size: 0.92em; }
 table.facts th { text-align: left; font-weight: normal; color: var(--muted); padding: 1px 12px 1px 0; }
 table.facts td { padding: 1px 0; }
@@ -30,7 +31,7 @@ figure.curve figcaption { font-size: 0.85em; color: var(--muted); }
 #curve circle { fill: #2166ac; }
 .text { font: 14px/1.6 ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace;
         white-space: pre-wrap; word-break: break-all; border: 1px solid var(--line);
-        padding: 8px 10px; max-height: 70vh; overflow: auto; background: #fff; }
+        padding: 8px 10px; max-height: 26em; overflow: auto; background: #fff; }
 .text span { cursor: default; }
 .text span.cur { outline: 1.5px solid #000; }
 .text .mark { color: #9a9a9a; }
