@@ -45,7 +45,7 @@ def make_model(text=TEXT, hidden_size=8, dtype="float64", seed=0):
 
 
 @pytest.mark.parametrize("hidden_size,text", [(1, "ab" * 5), (8, TEXT), (33, TEXT[:7]), (5, "x")])
-def test_trace_matches_numpy_float64(hidden_size, text):
+def test_trace_matches_numpy_float64(hidden_size, text, isa):
     model = make_model(text, hidden_size)
     t = model.trace(text)
     ids = model.vocab.encode(text)
