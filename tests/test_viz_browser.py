@@ -184,7 +184,7 @@ def test_pointing_at_a_character_shows_the_top_guesses(chromium, model_and_page,
     out = json.loads(html.unescape(found.group(1)))
 
     assert out["hidden"] is False and out["marked"] is True
-    assert out["head"].startswith(f"next was {label(TEXT[j])}: p ")
+    assert out["head"].startswith(f"next was \u2018{label(TEXT[j])}\u2019: p ")
     assert len(out["rows"]) == 5
     chars = list(model.vocab)
     for row, id_, p in zip(out["rows"], t.topk_ids[j], t.topk_probs[j]):

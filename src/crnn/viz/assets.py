@@ -85,8 +85,9 @@ PAGE_JS = r"""
     return "rgb(" + to.map(function (v) { return Math.round(255 + (v - 255) * t); }).join(",") + ")";
   }
   function surpriseColour(s) { return mix(s / SURPRISE_TOP, [215, 48, 31]); }
+  // the ends of the scale stay light enough for black text to be read
   function divergingColour(v) {
-    return v < 0 ? mix(-v, [33, 102, 172]) : mix(v, [178, 24, 43]);
+    return v < 0 ? mix(-v, [67, 147, 195]) : mix(v, [214, 96, 77]);
   }
 
   function buildText(box) {
@@ -220,7 +221,7 @@ PAGE_JS = r"""
     ctx.textContent = "after \u2026" + chars.slice(Math.max(0, j - 24), j).map(label).join("");
     var head = document.createElement("div");
     var p = Math.exp(-data.surprise[j]);
-    head.textContent = "next was " + label(chars[j]) + ": p " + percent(p) + ", surprise " +
+    head.textContent = "next was \u2018" + label(chars[j]) + "\u2019: p " + percent(p) + ", surprise " +
       data.surprise[j].toFixed(2) + " nats";
     var sub = document.createElement("div"); sub.textContent = "the model's top " + K + " guesses:";
     var t = document.createElement("table");
@@ -268,5 +269,9 @@ PAGE_JS = r"""
     box.addEventListener("scroll", hide);
   });
   document.addEventListener("keydown", function (e) { if (e.key === "Escape") hide(); });
+  // on a touch screen, a tap outside the texts closes the tooltip
+  document.addEventListener("click", function (e) {
+    if (!surpriseBox.contains(e.target) && !unitBox.contains(e.target)) hide();
+  });
 })();
 """
