@@ -620,10 +620,12 @@ static void FN(crnn_trace)(REAL *states, REAL *probs, REAL *work,
     const size_t h = (size_t)H, vp = crnn_padded((size_t)V);
     const int Vn = (V + LANES - 1) / LANES * LANES;
     REAL *why_t = work, *logits = work + h * vp;
-    for (int t = 0; t < T; t++)
-        FN(recur_step)(states + (size_t)t * h, t ? states + (size_t)(t - 1) * h : h0,
-                       params + L.wxh_t, params + L.bh, params + L.whh, NULL,
-                       inputs + t, 0, 1, H, 1, t & 1);
+    for (int t = 0; t < T; t++) {
+        const REAL *before = t ? states + (size_t)(t - 1) * h : h0;
+        FN(recur_step)(states + (size_t)t * h, before, params + L.wxh_t,
+                       params + L.bh, params + L.whh, NULL, inputs + t, 0, 1,
+                       H, 1, t & 1);
+    }
     FN(crnn_transpose)(why_t, vp, params + L.why, V, H, 0, H);
     for (int t = 0; t < T; t++) {
         REAL *row = logits + (size_t)t * vp;

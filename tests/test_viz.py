@@ -316,6 +316,13 @@ def test_viz_writes_the_page(runner, files):
     assert data["facts"]["model"] == "m.npz"
 
 
+def test_viz_reads_standard_input(runner, files):
+    result = runner.invoke(cli, ["viz", "m.npz", "-", "-o", "p.html"], input="yes no\n", prog_name="crnn")
+    assert result.exit_code == 0, result.stderr
+    _, data = parse_page((files / "p.html").read_text(encoding="utf-8"))
+    assert data["text"] == "yes no\n" and data["total_chars"] == 7
+
+
 def test_viz_unknown_characters(runner, files):
     (files / "odd.txt").write_text("yes é and € no\n", encoding="utf-8")
     expect_error(run(runner, "viz", "m.npz", "odd.txt", "-o", "p.html"),

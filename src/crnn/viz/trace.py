@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +46,6 @@ class Trace:
     layers: list  # per layer: {"h": (N, H)} (+ "c": (N, H) for an LSTM)
     nats_per_char: float  # mean -log prob over text[1:] (as `crnn eval` counts)
     cell: str = "rnn"
-    meta: dict = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
@@ -129,7 +128,6 @@ def assemble(
     cell: str,
     hidden_size: int,
     top_k: int = 5,
-    meta: Optional[dict] = None,
 ) -> Trace:
     """A :class:`Trace` from any network's per-step outputs.
 
@@ -165,5 +163,4 @@ def assemble(
         layers=layers,
         nats_per_char=nats,
         cell=cell,
-        meta=dict(meta or {}),
     )
