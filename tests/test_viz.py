@@ -13,6 +13,8 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import crnn
 import crnn.viz
@@ -266,6 +268,20 @@ def test_page_without_history_or_cut_and_with_hostile_text():
     assert page.count("</script>") == 2  # the data's and the code's, nothing from the text
     assert "no-curve" in page and "cut-note" not in page
     assert parser.tags.count("script") == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet='ab "\'()[]{}\n\t<>/!#_é\u2028\U0001f600', min_size=1, max_size=60))
+def test_any_text_survives_the_page(text):
+    """Whatever the characters (markup, quotes, line separators, emoji), the
+    page's data holds the text as it was, one entry per character."""
+    model = make_model(text, 3)
+    page = crnn.viz.make_page(model, text, units=4)
+    parser, data = parse_page(page)
+    assert data["text"] == text and len(data["surprise"]) == len(text)
+    assert len(data["topk_ids"]) == len(text) * data["k"]
+    assert parser.tags.count("script") == 2
+    assert all(len(v) == len(text) for v in text_properties(text).values())
 
 
 # ----------------------------------------------------------------------

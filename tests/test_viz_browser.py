@@ -24,8 +24,10 @@ import pytest
 import crnn
 import crnn.viz
 
-TEXT = ('She said "yes (maybe) no" and left.\nHe asked [why] {not}; 42 times!\n'
-        'def f(x):\n    return "x" * 2  # twice\n') * 12
+# (an emoji and an accent early on: the script must count characters as
+# Python does, one per code point)
+TEXT = ('She said "yes \U0001f600 (maybe) no" and left.\nHe asked [why] {not}; 42 times!\n'
+        'def f(x):\n    return "\u00e9" * 2  # twice\n') * 12
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 

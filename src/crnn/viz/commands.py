@@ -42,7 +42,8 @@ def write_atomically(path: str, content: str) -> None:
     # (the umask's), not mkstemp's owner-only ones.
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as f:
+        # (a file name with undecodable bytes may hold lone surrogates)
+        with open(tmp, "x", encoding="utf-8", errors="xmlcharrefreplace", newline="\n") as f:
             f.write(content)
         os.replace(tmp, path)
     except BaseException:

@@ -120,9 +120,10 @@ def decode_state_block(block: dict, n_chars: int) -> np.ndarray:
 
 
 def _json_for_script(data: Any) -> str:
-    """JSON safe inside <script>: no '<' (so no '</script>' or '<!--')."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    """JSON safe inside <script>: ASCII only (so any str, even one with lone
+    surrogates, can be written as UTF-8) and no '<' (no '</script>', '<!--')."""
+    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c")
 
 
 # ----------------------------------------------------------------------
