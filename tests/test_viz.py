@@ -270,6 +270,27 @@ def test_page_without_history_or_cut_and_with_hostile_text():
     assert parser.tags.count("script") == 2
 
 
+def test_page_of_a_stacked_lstm_trace():
+    """The page side is cell-agnostic: a 2-layer LSTM trace (as the network
+    kernel's per-step states will give) yields h and c views of both layers,
+    c stored against its own range."""
+    rng = np.random.default_rng(2)
+    text = TEXT[:120]
+    vocab = crnn.Vocab.from_text(TEXT)
+    N, L, H, V = len(text), 2, 6, len(vocab)
+    states = rng.standard_normal((N, L, 2 * H)) * 3
+    states[..., :H] = np.tanh(states[..., :H])
+    probs = rng.dirichlet(np.ones(V), size=N)
+    t = trace_module.assemble(text, vocab.encode(text), probs, states, "lstm", H)
+    units = rank_units(t.layers, text, 5)
+    page = page_module.build_page(t, list(vocab), {"cell": "lstm", "layers": L}, units)
+    _, data = parse_page(page)
+    assert [(b["layer"], b["kind"]) for b in data["states"]] == [(0, "h"), (0, "c"), (1, "h"), (1, "c")]
+    c1 = page_module.decode_state_block(data["states"][3], N)
+    assert np.abs(c1 - states[:, 1, H:]).max() <= np.abs(states[:, 1, H:]).max() / 254 + 1e-12
+    assert {u["kind"] for u in data["units"]} <= {"h", "c"} and len(data["units"]) == 5
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.text(alphabet='ab "\'()[]{}\n\t<>/!#_é\u2028\U0001f600', min_size=1, max_size=60))
 def test_any_text_survives_the_page(text):
