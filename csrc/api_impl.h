@@ -77,6 +77,13 @@ void PUBLIC(crnn_sample)(int32_t *out, REAL *h, REAL *work,
                            H, V))
 }
 
+void PUBLIC(crnn_trace)(REAL *states, REAL *probs, REAL *work,
+                        const REAL *params, const int32_t *inputs,
+                        const REAL *h0, int T, int H, int V)
+{
+    DISPATCH_VOID(crnn_trace, (states, probs, work, params, inputs, h0, T, H, V))
+}
+
 void PUBLIC(crnn_tanh)(REAL *x, size_t n)
 {
     DISPATCH_VOID(crnn_vtanh, (x, n))

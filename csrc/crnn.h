@@ -123,6 +123,20 @@ void crnn_sample_f32(int32_t *out, float *h, float *work, const float *params,
                      int32_t x0, const double *uniforms, double temperature,
                      int n, int H, int V);
 
+/* Trace of one stream over a chunk of T inputs, for looking inside a model:
+ * probs row t (V) = softmax(Why h + by) for the state h before inputs[t]
+ * (h0 for t = 0): the prediction of inputs[t]; states row t (H) = the
+ * hidden state after reading inputs[t].  To continue over the next chunk,
+ * pass states row T-1 as its h0.  states: (T,H), probs: (T,V), h0: (H).
+ * work: crnn_trace_workspace(T,H,V) elements. */
+size_t crnn_trace_workspace(int T, int H, int V);
+void crnn_trace_f64(double *states, double *probs, double *work,
+                    const double *params, const int32_t *inputs,
+                    const double *h0, int T, int H, int V);
+void crnn_trace_f32(float *states, float *probs, float *work,
+                    const float *params, const int32_t *inputs,
+                    const float *h0, int T, int H, int V);
+
 /* The element-wise functions inside the kernels, x = tanh(x) and x = exp(x)
  * in place over n elements, on the active instruction-set variant: exposed
  * so that their accuracy can be tested directly. */

@@ -608,6 +608,42 @@ static void FN(crnn_sample)(int32_t *out, REAL *h, REAL *work,
     }
 }
 
+/* Trace of one stream for inspecting a model (crnn.h): the recurrence step
+ * by step straight into states, then the logits of all T predictions as one
+ * matrix product (row t from the state before inputs[t]: h0, then
+ * states[t-1]) and a softmax per row, copied out without the padding. */
+static void FN(crnn_trace)(REAL *states, REAL *probs, REAL *work,
+                           const REAL *params, const int32_t *inputs,
+                           const REAL *h0, int T, int H, int V)
+{
+    const crnn_layout L = crnn_param_layout(H, V);
+    const size_t h = (size_t)H, vp = crnn_padded((size_t)V);
+    const int Vn = (V + LANES - 1) / LANES * LANES;
+    REAL *why_t = work, *logits = work + h * vp;
+    for (int t = 0; t < T; t++) {
+        const REAL *before = t ? states + (size_t)(t - 1) * h : h0;
+        FN(recur_step)(states + (size_t)t * h, before, params + L.wxh_t,
+                       params + L.bh, params + L.whh, NULL, inputs + t, 0, 1,
+                       H, 1, t & 1);
+    }
+    FN(crnn_transpose)(why_t, vp, params + L.why, V, H, 0, H);
+    for (int t = 0; t < T; t++) {
+        REAL *row = logits + (size_t)t * vp;
+        memcpy(row, params + L.by, (size_t)V * sizeof(REAL));
+        for (int j = V; j < Vn; j++) /* WhyT is 0 there: stays -inf */
+            row[j] = -(REAL)INFINITY;
+    }
+    FN(gemm_nn)(logits, vp, h0, h, why_t, vp, 1, Vn, H, 1);
+    if (T > 1)
+        FN(gemm_nn)(logits + vp, vp, states, h, why_t, vp, T - 1, Vn, H, 1);
+    for (int t = 0; t < T; t++) {
+        REAL m;
+        REAL *row = logits + (size_t)t * vp;
+        FN(crnn_softmax)(row, Vn, &m);
+        memcpy(probs + (size_t)t * V, row, (size_t)V * sizeof(REAL));
+    }
+}
+
 #undef RUN_TEAM
 #undef MIN_WORK_PER_THREAD
 #undef BARRIER

@@ -55,3 +55,10 @@ size_t crnn_sample_workspace(int H, int V)
     /* h (H) | logits (Vp) */
     return add((size_t)H, crnn_padded((size_t)V));
 }
+
+size_t crnn_trace_workspace(int T, int H, int V)
+{
+    /* Why^T (H,Vp) | logits (T,Vp) */
+    const size_t vp = crnn_padded((size_t)V);
+    return mul(add((size_t)H, (size_t)T), vp);
+}

@@ -83,6 +83,15 @@ def sample(
     uniforms: npt.NDArray[np.float64],  # IN (n,) in [0, 1): one per sampled id
     temperature: float,  # >= 0; 0 picks the most likely id (the first on ties)
 ) -> None: ...
+def trace_workspace_size(steps: int, hidden_size: int, vocab_size: int) -> int: ...
+def trace(
+    states: FloatArray,  # OUT (T, H): row t = hidden state after reading inputs[t]
+    probs: FloatArray,  # OUT (T, V): row t = the prediction of inputs[t] (from h0 for t = 0, then states[t-1])
+    work: FloatArray,  # OUT scratch, len >= trace_workspace_size(T, H, V)
+    params: FloatArray,
+    inputs: IdArray,  # IN (T,) ids in [0, V)
+    h0: FloatArray,  # IN (H,): the state before inputs[0]; states[T-1] continues a text
+) -> None: ...
 
 def cpu_path() -> str: ...  # 'baseline', 'avx2' or 'avx512': the kernel variant in use
 def vector_code() -> bool: ...

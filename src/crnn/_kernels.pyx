@@ -71,6 +71,13 @@ cdef extern from "crnn.h" nogil:
                          const double *uniforms, double temperature, int n,
                          int H, int V) noexcept
 
+    size_t crnn_trace_workspace(int T, int H, int V) noexcept
+    void crnn_trace_f64(double *states, double *probs, double *work,
+                        const double *params, const int32_t *inputs,
+                        const double *h0, int T, int H, int V) noexcept
+    void crnn_trace_f32(float *states, float *probs, float *work,
+                        const float *params, const int32_t *inputs,
+                        const float *h0, int T, int H, int V) noexcept
 
 ctypedef fused real:
     float
@@ -549,4 +556,54 @@ def sample(out, h, work, params, x0, uniforms, temperature):
             raise ValueError("out is an output and must be writable") from None
         _check_layout("uniforms", uniforms, False)
         _diagnose(error, dtype, [], [("h", h), ("work", work)], [("out", out)])
+
+
+# ---------------------------------------------------------------- trace
+
+def trace_workspace_size(steps, hidden_size, vocab_size):
+    """Elements of workspace that trace() needs."""
+    return _fits(crnn_trace_workspace(_size("steps", steps),
+                                      _size("hidden_size", hidden_size),
+                                      _size("vocab_size", vocab_size)))
+
+
+cdef int _trace(real[:, ::1] states, real[:, ::1] probs, real[::1] work,
+                const real[::1] params, const int32_t[::1] inputs,
+                const real[::1] h0) except -1:
+    cdef int H = _hidden_size(h0.shape[0], "h0")
+    cdef int V = _vocab_size(params.shape[0], H)
+    cdef int T = _size("len(inputs)", inputs.shape[0])
+    _check_state("states", states.shape[0], states.shape[1], T, H)
+    _check_state("probs", probs.shape[0], probs.shape[1], T, V)
+    _check_sizes("work", work.shape[0], crnn_trace_workspace(T, H, V))
+    cdef Py_ssize_t i
+    for i in range(T):
+        if inputs[i] < 0 or inputs[i] >= V:
+            raise ValueError(f"inputs[{i}] = {inputs[i]} is out of range: "
+                             f"ids must be in [0, {V})")
+    with nogil:
+        if real is double:
+            crnn_trace_f64(&states[0, 0], &probs[0, 0], &work[0], &params[0],
+                           &inputs[0], &h0[0], T, H, V)
+        else:
+            crnn_trace_f32(&states[0, 0], &probs[0, 0], &work[0], &params[0],
+                           &inputs[0], &h0[0], T, H, V)
+    return 0
+
+
+def trace(states, probs, work, params, inputs, h0):
+    """One stream's states and predictions over a chunk (see _kernels.pyi)."""
+    _require(states=states, probs=probs, work=work, inputs=inputs, h0=h0)
+    dtype = _params_dtype(params)
+    try:
+        if dtype == np.float64:
+            _trace[double](states, probs, work, params, inputs, h0)
+        else:
+            _trace[float](states, probs, work, params, inputs, h0)
+    except (ValueError, TypeError, BufferError) as error:
+        _diagnose(error, dtype, [("h0", h0)],
+                  [("states", states), ("probs", probs), ("work", work)],
+                  [("inputs", inputs)])
+
+
 include "_net.pxi"

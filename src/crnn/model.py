@@ -604,6 +604,19 @@ class CharRNN:
         return int(min(np.searchsorted(np.cumsum(p), u, side="right"), last))
 
     # ------------------------------------------------------------------
+    # Looking inside
+
+    def trace(self, text: str, top_k: int = 5) -> Any:
+        """What the model predicts and what its hidden state holds at every
+        character of ``text``, from the state ``sample`` and ``evaluate``
+        start from: a :class:`crnn.viz.Trace` with ``prob`` (N,), ``topk_ids``
+        and ``topk_probs`` (N, top_k), ``layers`` [{"h": (N, H)}] and
+        ``nats_per_char`` (see :func:`crnn.viz.trace`)."""
+        from .viz.trace import trace
+
+        return trace(self, text, top_k)
+
+    # ------------------------------------------------------------------
     # Saving and restoring
 
     def save(self, path: Any) -> None:

@@ -238,6 +238,19 @@ def to_flat(params, dtype=np.float64):
     return np.concatenate([np.ravel(x) for x in parts]).astype(dtype)
 
 
+def trace_reference(params, h0, ids):
+    """What crnn.viz.trace reports, one step at a time: (probs, states) with
+    probs[j] the prediction of ids[j] (softmax(Why h + by) of the state
+    before it; h0 for j = 0) and states[j] the state after reading ids[j]."""
+    p = as_f64_params(params)
+    h = np.array(h0, dtype=np.float64)
+    probs, states = [], []
+    for x in ids:
+        probs.append(softmax(p["Why"] @ h + p["by"]))
+        h = np.tanh(p["Wxh"][:, int(x)] + p["Whh"] @ h + p["bh"])
+        states.append(h)
+    return np.array(probs), np.array(states)
+
 def rel_err(a, b, tiny=1e-300):
     """max|a - b| / max|b|: an error relative to the scale of the reference b.
 
