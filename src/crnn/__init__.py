@@ -12,7 +12,9 @@ from ._version import __version__
 from .errors import (
     CorpusError,
     CrnnError,
+    ModelBusyError,
     ModelFormatError,
+    ModelTooLargeError,
     TrainingDivergedError,
     VocabError,
 )
@@ -27,7 +29,9 @@ __all__ = [
     "data",
     "CorpusError",
     "CrnnError",
+    "ModelBusyError",
     "ModelFormatError",
+    "ModelTooLargeError",
     "TrainingDivergedError",
     "Vocab",
     "VocabError",
