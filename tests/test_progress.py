@@ -37,7 +37,7 @@ class FakeClock:
 def test_wide_line_shows_everything_with_one_count():
     line = render_progress(200, **TYPICAL)
     assert line.startswith("[") and "]" in line
-    assert " 24%" in line
+    assert "  23%  " in line  # floored: 23.7%
     assert "71,086/300,000" in line  # the model's total against the run's end, once
     assert line.count("/") == 2  # the count and chars/s: no second "this run" count
     for part in ("loss 1.337", "211k chars/s", "1:02 elapsed", "3:21 left"):
@@ -104,6 +104,8 @@ def test_bar_fill_follows_fraction():
     full = render_progress(100, **dict(TYPICAL, iteration=300_000))
     assert "#" not in empty.split("]")[0]
     assert "-" not in full.split("]")[0] and "100%" in full
+    almost = render_progress(100, **dict(TYPICAL, iteration=299_999))
+    assert "99%" in almost and "-" in almost.split("]")[0]  # 100% only when done
 
 
 @settings(max_examples=300, deadline=None)

@@ -115,7 +115,8 @@ def render_progress(
     if fraction is None and target:
         fraction = iteration / target
     parts = {
-        "pct": None if fraction is None else f"{100 * min(max(fraction, 0.0), 1.0):.0f}%",
+        # Floored like the bar, so "100%" means done.
+        "pct": None if fraction is None else f"{math.floor(100 * min(max(fraction, 0.0), 1.0))}%",
         "count": _count(iteration, target, short=False),
         "short_count": _count(iteration, target, short=True),
         "loss": f"loss {format_loss(loss_per_char)}",
