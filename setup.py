@@ -82,8 +82,8 @@ class BuildExt(build_ext):
                 f.write("#include <Python.h>\nint crnn_probe(void) { return 0; }\n")
             try:
                 self.compiler.compile([src], output_dir=tmp)
-            except Exception as exc:  # CompileError, or OSError for a missing program
-                raise PlatformError(f"{NEEDS_COMPILER} (the test compile failed: {exc})") from None
+            except Exception as exc:  # CompileError (a missing program included)
+                raise PlatformError(f"{NEEDS_COMPILER} (test compile: {exc})") from None
 
     def openmp_flags(self):
         if os.environ.get("CRNN_OPENMP") == "0":
