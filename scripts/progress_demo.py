@@ -1,4 +1,5 @@
-"""Watch crnn.progress draw a real (small) training run on this terminal.
+"""Watch crnn.training_progress draw a real (small) training run on this terminal
+(or, redirected to a file, print its plain lines).
 
     python scripts/progress_demo.py                        # 30,000 iterations, notes every 5,000
     python scripts/progress_demo.py --resume-from 10000    # as after --resume: one count, 10,000 -> 30,000
@@ -13,7 +14,7 @@ import time
 
 import crnn
 from crnn.corpus import builtin_text
-from crnn.progress import EtaEstimator, ProgressLine
+from crnn.training_progress import TrainingProgress
 
 TEXT = builtin_text()[:200_000]
 
@@ -30,25 +31,19 @@ def main() -> None:
     if args.resume_from:
         model.train(TEXT, iterations=args.resume_from)  # "the earlier run"
     target = args.iterations or None
-    started = time.monotonic()
-    deadline = None if args.time_limit is None else started + args.time_limit
-    eta = EtaEstimator(model.iteration, target, deadline)
-    line = ProgressLine(sys.stderr)
-    chars_per_iteration = model.seq_length * model.batch_size
+    deadline = None if args.time_limit is None else time.monotonic() + args.time_limit
+    progress = TrainingProgress(start_iteration=model.iteration, target=target, deadline=deadline,
+                                time_limit=args.time_limit, seq_length=model.seq_length,
+                                batch_size=model.batch_size)
 
     def report(model: crnn.CharRNN, info: dict) -> bool:
-        eta.update(model.iteration)
-        elapsed = time.monotonic() - started
-        fraction = None if target or deadline is None else elapsed / args.time_limit
-        line.update(iteration=model.iteration, target=target, elapsed=elapsed,
-                    seconds_left=eta.seconds_left(), loss_per_char=model.smooth_loss / model.seq_length,
-                    chars_per_sec=(eta.rate() or 0.0) * chars_per_iteration, fraction=fraction)
+        progress.update(info)
         if model.iteration % args.note_every == 0:
-            line.note(f"iteration {model.iteration:,}: (a checkpoint note)")
+            progress.note(f"iteration {model.iteration:,}: (a checkpoint note)")
         time.sleep(0.0002)  # slow enough to watch
         return deadline is None or time.monotonic() < deadline
 
-    with line:
+    with progress:
         model.train(TEXT, iterations=(target or 10**9) - model.iteration, callback=report)
     print(f"Done: {model.iteration:,} iterations.", file=sys.stderr)
 
