@@ -14,6 +14,7 @@ from crnn.memory import (
     check_fits,
     check_training_fits,
     describe_size,
+    largest_hidden_size,
     parameter_count,
     training_breakdown,
     training_bytes,
@@ -108,6 +109,10 @@ def test_the_hidden_size_100000_case_is_refused_in_one_line():
     assert "523.0 GiB" in message and "16.0 GiB" in message
     assert "--hidden-size" in message and "--dtype float32" in message
     assert "--batch-size" not in message  # it is 1 already: no use suggesting it
+    largest = largest_hidden_size(16 * GiB, 65, 25, 1, "float64")
+    assert f"--hidden-size (at most {largest:,} with the other settings)" in message
+    assert training_bytes(largest, 65, 25, 1, "float64") <= 16 * GiB
+    assert training_bytes(largest + 1, 65, 25, 1, "float64") > 16 * GiB
     assert err.needed == training_bytes(100_000, 65, 25, 1, "float64") and err.available == 16 * GiB
 
 
@@ -115,6 +120,12 @@ def test_float32_advice_does_not_suggest_float32():
     with pytest.raises(crnn.ModelTooLargeError) as info:
         check_training_fits(50_000, 65, 25, 8, "float32", available=GiB)
     assert "--dtype" not in str(info.value) and "--batch-size" in str(info.value)
+
+
+def test_largest_hidden_size_edges():
+    assert largest_hidden_size(0, 65, 25, 1, "float64") == 0
+    tiny = training_bytes(1, 65, 25, 1, "float64")
+    assert largest_hidden_size(tiny, 65, 25, 1, "float64") == 1
 
 
 def test_fits_or_unknown_is_not_refused():

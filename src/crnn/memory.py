@@ -213,6 +213,23 @@ def check_fits(needed: int, what: str = "training this model",
     )
 
 
+def largest_hidden_size(available: int, vocab_size: int, seq_length: int, batch_size: int,
+                        dtype: object, num_layers: int = 1, cell: str = "rnn",
+                        optimizer_buffers: int = 1) -> int:
+    """The largest hidden size whose training fits in ``available`` bytes (0: none)."""
+    def fits(H: int) -> bool:
+        return training_bytes(H, vocab_size, seq_length, batch_size, dtype, num_layers, cell,
+                              optimizer_buffers) <= available
+
+    low, high = 0, 1
+    while fits(high):  # the needed bytes grow with H: double, then bisect
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
+
+
 def check_training_fits(hidden_size: int, vocab_size: int, seq_length: int, batch_size: int,
                         dtype: object, num_layers: int = 1, cell: str = "rnn",
                         optimizer_buffers: int = 1, available: Optional[int] = None) -> int:
@@ -220,10 +237,17 @@ def check_training_fits(hidden_size: int, vocab_size: int, seq_length: int, batc
     names only the options that would help; returns the bytes needed."""
     needed = training_bytes(hidden_size, vocab_size, seq_length, batch_size, dtype,
                             num_layers, cell, optimizer_buffers)
+    if available is None:
+        available = available_bytes()
     options = ["--hidden-size"] + (["--batch-size"] if batch_size > 1 else [])
     if num_layers > 1:
         options.append("--num-layers")
     advice = f"use a smaller {' or '.join(options)}"
+    if available is not None and needed > available:
+        largest = largest_hidden_size(available, vocab_size, seq_length, batch_size, dtype,
+                                      num_layers, cell, optimizer_buffers)
+        if largest:
+            advice += f" (at most {largest:,} with the other settings)"
     if np.dtype(dtype) == np.float64:
         advice += ", or --dtype float32 (half the memory)"
     what = (f"training a model of hidden size {hidden_size:,} ({np.dtype(dtype).name}, "
