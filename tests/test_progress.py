@@ -117,7 +117,7 @@ def test_bar_fill_follows_fraction():
     seconds_left=st.none() | st.floats(min_value=0, max_value=1e12),
     loss=st.floats(allow_nan=True, allow_infinity=True),
     rate=st.floats(min_value=0, allow_infinity=True),
-    fraction=st.none() | st.floats(min_value=-1, max_value=2),
+    fraction=st.none() | st.floats(min_value=-1, max_value=2) | st.just(math.nan),
 )
 def test_any_figures_fit_any_width(width, iteration, target, elapsed, seconds_left, loss, rate, fraction):
     line = render_progress(width, iteration=iteration, target=target, elapsed=elapsed,

@@ -114,6 +114,8 @@ def render_progress(
         return ""
     if fraction is None and target:
         fraction = iteration / target
+    if fraction is not None and not math.isfinite(fraction):
+        fraction = None
     parts = {
         # Floored like the bar, so "100%" means done.
         "pct": None if fraction is None else f"{math.floor(100 * min(max(fraction, 0.0), 1.0))}%",
