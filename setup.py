@@ -17,6 +17,7 @@ import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.errors import PlatformError
 
 DEBUG = os.environ.get("CRNN_DEBUG") == "1"
 SANITIZE = os.environ.get("CRNN_SANITIZE") == "1"
@@ -55,16 +56,38 @@ int main(void)
 """
 
 
+NEEDS_COMPILER = (
+    "building crnn from source needs a C compiler (gcc or clang; on Windows the "
+    "MSVC Build Tools) and the Python headers. Debian/Ubuntu: sudo apt-get install "
+    "build-essential python3-dev; Fedora: sudo dnf install gcc python3-devel; "
+    "macOS: xcode-select --install"
+)
+
+
 class BuildExt(build_ext):
     """build_ext that adds OpenMP flags when this compiler can build and link
-    an OpenMP program; without them the kernels still build (one thread)."""
+    an OpenMP program; without them the kernels still build (one thread).
+    Without a working compiler it stops at once with what to install."""
 
     def build_extensions(self):
+        self.check_compiler()
         cflags, lflags = self.openmp_flags()
         for e in self.extensions:
             e.extra_compile_args = list(e.extra_compile_args or []) + cflags
             e.extra_link_args = list(e.extra_link_args or []) + lflags
         super().build_extensions()
+
+    def check_compiler(self):
+        """Compile a file that includes Python.h: no compiler or no headers
+        would otherwise end in a bare "No such file or directory"."""
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "compiler_probe.c")
+            with open(src, "w") as f:
+                f.write("#include <Python.h>\nint crnn_probe(void) { return 0; }\n")
+            try:
+                self.compiler.compile([src], output_dir=tmp)
+            except Exception as exc:  # CompileError (a missing program included)
+                raise PlatformError(f"{NEEDS_COMPILER} (test compile: {exc})") from None
 
     def openmp_flags(self):
         if os.environ.get("CRNN_OPENMP") == "0":

@@ -11,6 +11,9 @@ an error that names it.
 """
 
 import math
+import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -102,6 +105,32 @@ def vector_code():
     """True if the kernels use their explicit vector code, False for the
     plain-loop fallback (a build with CRNN_PLAIN_LOOPS=1)."""
     return bool(crnn_vector_code())
+
+
+def _warn_if_isa_unknown():
+    """csrc/dispatch.c ignores a CRNN_ISA it does not know (and runs the best
+    path the CPU has): say so, once, when the module is imported."""
+    name = os.environ.get("CRNN_ISA")
+    if name and name not in _ISA_NAMES:
+        warnings.warn(
+            f"CRNN_ISA={name!r} is not one of {', '.join(_ISA_NAMES)} and is ignored; "
+            f"crnn uses {cpu_path()!r}, the best path this CPU supports",
+            RuntimeWarning, stacklevel=_importer_stacklevel(),
+        )
+
+
+def _importer_stacklevel():
+    """The stack level of the first frame outside importlib and crnn itself,
+    so the warning points at the user's ``import crnn``."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    level, frame = 1, sys._getframe(0)
+    while frame is not None and (frame.f_code.co_filename.startswith("<frozen importlib")
+                                 or os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == package):
+        level, frame = level + 1, frame.f_back
+    return level
+
+
+_warn_if_isa_unknown()
 
 
 def set_cpu_path(name):

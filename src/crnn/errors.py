@@ -81,3 +81,30 @@ class CheckpointError(CrnnError, OSError):
 
     def __str__(self) -> str:
         return self.strerror
+
+
+class ModelTooLargeError(CrnnError, MemoryError):
+    """Training a model of the settings asked for needs more memory than the
+    machine has available (checked before anything large is allocated).
+
+    ``needed`` and ``available`` are the two figures, in bytes.
+    """
+
+    def __init__(self, message: str, needed: int, available: int) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.available = available
+
+
+class ModelBusyError(CrnnError, OSError):
+    """Another crnn process is training into the same model file.
+
+    An OSError like the other reasons a file cannot be written now;
+    ``path`` is the model file and ``pid`` the other process's id (None if
+    it could not be read).
+    """
+
+    def __init__(self, message: str, path: str, pid: "int | None" = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.pid = pid
