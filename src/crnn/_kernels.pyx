@@ -542,3 +542,6 @@ def sample(out, h, work, params, x0, uniforms, temperature):
             raise ValueError("out is an output and must be writable") from None
         _check_layout("uniforms", uniforms, False)
         _diagnose(error, dtype, [], [("h", h), ("work", work)], [("out", out)])
+
+
+include "_optim.pxi"

@@ -60,3 +60,9 @@ class TrainingDivergedError(CrnnError, ArithmeticError):
         super().__init__(message)
         self.iteration = iteration
         self.restored_iteration = restored_iteration
+
+
+class OptimizerError(CrnnError, ValueError):
+    """An optimizer, gradient-clipping or learning-rate-schedule setting that
+    cannot be used (unknown name, value out of range), or saved optimizer
+    state that does not fit the optimizer."""
