@@ -44,29 +44,58 @@ CRNN_ALWAYS_INLINE REAL OPT(lerp)(REAL a, REAL b, REAL c, int small)
 }
 
 /* ------------------------------------------------------------ sum of squares
- * Blocks of 4096 elements, each summed in 8 interleaved double accumulators
- * (independent chains the compiler can keep in vector registers), the block
- * sums added in order: deterministic, and about log-depth accurate. */
+ * Blocks of 4096 elements, each summed in 4 vectors of double accumulators
+ * of the target's width (independent chains, enough to hide the latency of
+ * the multiply-add) and a scalar one for the last few elements, combined
+ * pairwise; the block sums added in order.  One fixed order for each
+ * variant, so repeated calls give the same bits. */
 #define SUMSQ_BLOCK 4096
+#if CRNN_VECTOR_EXT
+#define SQ_LANES (CRNN_VECTOR_BYTES / 8)
+typedef double OPT(vd) __attribute__((vector_size(SQ_LANES * 8)));
+typedef REAL OPT(vr) __attribute__((vector_size(SQ_LANES * sizeof(REAL))));
+
+CRNN_ALWAYS_INLINE OPT(vd) OPT(load_wide)(const REAL *g)
+{
+    OPT(vr) r;
+    memcpy(&r, g, sizeof r);
+    return __builtin_convertvector(r, OPT(vd));
+}
+#endif
+
+static double OPT(sumsq_block)(const REAL *restrict g, size_t n)
+{
+    double sum = 0.0, rest = 0.0;
+    size_t i = 0;
+#if CRNN_VECTOR_EXT
+    OPT(vd) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    for (; i + 4 * SQ_LANES <= n; i += 4 * SQ_LANES) {
+        const OPT(vd) x0 = OPT(load_wide)(g + i);
+        const OPT(vd) x1 = OPT(load_wide)(g + i + SQ_LANES);
+        const OPT(vd) x2 = OPT(load_wide)(g + i + 2 * SQ_LANES);
+        const OPT(vd) x3 = OPT(load_wide)(g + i + 3 * SQ_LANES);
+        a0 += x0 * x0;
+        a1 += x1 * x1;
+        a2 += x2 * x2;
+        a3 += x3 * x3;
+    }
+    const OPT(vd) a = (a0 + a1) + (a2 + a3);
+    for (int l = 0; l < SQ_LANES; l++)
+        sum += a[l];
+#endif
+    for (; i < n; i++) {
+        const double x = (double)g[i];
+        rest += x * x;
+    }
+    return sum + rest;
+}
+#undef SQ_LANES
+
 static double OPT(crnn_sumsq)(const REAL *g, size_t n)
 {
     double total = 0.0;
-    for (size_t b = 0; b < n; b += SUMSQ_BLOCK) {
-        const size_t end = n - b < SUMSQ_BLOCK ? n : b + SUMSQ_BLOCK;
-        double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        size_t i = b;
-        for (; i + 8 <= end; i += 8)
-            for (int j = 0; j < 8; j++) {
-                const double x = (double)g[i + j];
-                acc[j] += x * x;
-            }
-        for (int j = 0; i < end; i++, j++) {
-            const double x = (double)g[i];
-            acc[j] += x * x;
-        }
-        total += ((acc[0] + acc[1]) + (acc[2] + acc[3]))
-                 + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    }
+    for (size_t b = 0; b < n; b += SUMSQ_BLOCK)
+        total += OPT(sumsq_block)(g + b, n - b < SUMSQ_BLOCK ? n - b : SUMSQ_BLOCK);
     return total;
 }
 #undef SUMSQ_BLOCK

@@ -6,22 +6,28 @@
  */
 
 #define ISA _baseline
+#define CRNN_VECTOR_BYTES 16
 #include "optim_impl.h"
 #undef ISA
+#undef CRNN_VECTOR_BYTES
 
 #if CRNN_MULTI_ISA
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define ISA _avx2
+#define CRNN_VECTOR_BYTES 32
 #include "optim_impl.h"
 #undef ISA
+#undef CRNN_VECTOR_BYTES
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma", "prefer-vector-width=512")
 #define ISA _avx512
+#define CRNN_VECTOR_BYTES 64
 #include "optim_impl.h"
 #undef ISA
+#undef CRNN_VECTOR_BYTES
 #pragma GCC pop_options
 #endif
 
