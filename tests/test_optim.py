@@ -253,7 +253,7 @@ def test_settings_include_defaults_and_defaults_are_pytorchs():
         "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False}
     assert optim.make_optimizer("adagrad", 1).settings == {"eps": 1e-8}
     lrs = {name: optim.make_optimizer(name, 1).default_lr for name in optim.OPTIMIZERS}
-    assert lrs == {"adagrad": 0.1, "adam": 2e-3, "adamw": 2e-3, "rmsprop": 2e-3, "sgd": 0.05}
+    assert lrs == {"adagrad": 0.1, "adam": 2e-3, "adamw": 2e-3, "rmsprop": 2e-3, "sgd": 3e-3}
     s = optim.make_optimizer("rmsprop", 1, alpha=0.95, centered=True, momentum=0.9)
     assert sorted(s.state) == ["grad_avg", "momentum_buffer", "square_avg"]
     assert optim.make_optimizer("sgd", 1).state == {}
