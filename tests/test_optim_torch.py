@@ -91,6 +91,28 @@ def test_matches_torch_optim(name, settings, clip, clip_value, rng):
         assert ref.rel_err(value, torch_state[key].numpy()) <= TOL, key
 
 
+@pytest.mark.parametrize("name,settings", TORCH_CONFIGS, ids=IDS)
+def test_matches_torch_optim_in_float32(name, settings, rng):
+    """float32 end to end (torch's float32 kernels, ours): within 1e-5."""
+    n = 1003
+    p0 = rng.standard_normal(n).astype(np.float32)
+    gs = [(rng.standard_normal(n) * rng.uniform(0.2, 2.0)).astype(np.float32)
+          for _ in range(STEPS)]
+    lr = optim.OPTIMIZERS[name].default_lr * 10
+    p = p0.copy()
+    ours = optim.make_optimizer(name, n, np.float32, **settings)
+    param = torch.nn.Parameter(torch.tensor(p0))
+    theirs = torch_optimizer(name, settings, param, lr)
+    for g in gs:
+        ours.step(p, g, lr, clip="norm", clip_value=1.5)
+        param.grad = torch.tensor(g)
+        torch.nn.utils.clip_grad_norm_([param], 1.5)
+        theirs.step()
+    want = param.detach().numpy()
+    assert ref.rel_err(p, want) <= 1e-5
+    assert ref.rel_err(p - p0, want - p0) <= 1e-4  # float32 rounding of p dominates
+
+
 def test_cosine_matches_torch_cosine_annealing():
     total, base, floor = 50, 0.1, 0.05
     param = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
