@@ -96,7 +96,8 @@ void crnn_update_rmsprop_f32(float *p, float *square_avg, float *grad_avg,
  * decoupled (AdamW): p *= 1 - lr*weight_decay;  else x += weight_decay * p;
  * m = lerp(m, x, 1-beta1);  v = beta2*v + (1-beta2)*x*x;
  * amsgrad: vmax = max(vmax, v), used for v below;
- * p -= (lr / (1-beta1^t)) * m / (sqrt(v) / sqrt(1-beta2^t) + eps).
+ * p -= (lr / (1-beta1^t)) * m / (sqrt(v) / sqrt(1-beta2^t) + eps)
+ * (the division by sqrt(1-beta2^t) done as a product with its inverse).
  * max_exp_avg_sq: or NULL unless amsgrad. */
 typedef struct {
     double lr, beta1, beta2, eps, weight_decay;

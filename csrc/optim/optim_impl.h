@@ -271,7 +271,7 @@ typedef struct {
     REAL decay;     /* AdamW's 1 - lr*wd */
     REAL wd;        /* Adam's L2 term */
     REAL c1;        /* lerp coefficient for the first moment */
-    REAL beta2, one_minus_beta2, bc2_sqrt, eps, neg_step, scale, limit;
+    REAL beta2, one_minus_beta2, inv_bc2_sqrt, eps, neg_step, scale, limit;
     int small;
 } OPT(adam_consts);
 
@@ -282,7 +282,7 @@ CRNN_ALWAYS_INLINE void OPT(adam_pass)(REAL *restrict p, REAL *restrict m,
                                        int decoupled, int has_wd, int amsgrad)
 {
     const REAL decay = k->decay, wd = k->wd, c1 = k->c1, beta2 = k->beta2;
-    const REAL omb2 = k->one_minus_beta2, bc2_sqrt = k->bc2_sqrt;
+    const REAL omb2 = k->one_minus_beta2, inv_bc2_sqrt = k->inv_bc2_sqrt;
     const REAL eps = k->eps, neg_step = k->neg_step;
     const REAL scale = k->scale, limit = k->limit;
     const int small = k->small;
@@ -301,7 +301,10 @@ CRNN_ALWAYS_INLINE void OPT(adam_pass)(REAL *restrict p, REAL *restrict m,
             s = vmax[i] > s ? vmax[i] : s; /* torch.maximum */
             vmax[i] = s;
         }
-        const REAL denom = OPT_SQRT(s) / bc2_sqrt + eps;
+        /* torch divides by sqrt(1 - beta2^t); one division per element is
+         * enough to keep the pass memory-bound, so multiply by its inverse
+         * (a difference of an ulp or so) */
+        const REAL denom = OPT_SQRT(s) * inv_bc2_sqrt + eps;
         p[i] = q + neg_step * a / denom;
     }
 }
@@ -324,7 +327,7 @@ static void OPT(crnn_update_adam)(REAL *restrict p, REAL *restrict exp_avg,
     const OPT(adam_consts) k = {
         (REAL)(1 - h->lr * h->weight_decay), (REAL)h->weight_decay,
         small ? (REAL)w : -(REAL)(1 - w), (REAL)h->beta2,
-        (REAL)(1 - h->beta2), (REAL)sqrt(bc2), (REAL)h->eps,
+        (REAL)(1 - h->beta2), (REAL)(1 / sqrt(bc2)), (REAL)h->eps,
         (REAL)-(h->lr / bc1), (REAL)clip.scale, (REAL)clip.limit, small};
     const int has_wd = h->weight_decay != 0, dec = h->decoupled != 0;
     const int ams = max_exp_avg_sq != NULL;
