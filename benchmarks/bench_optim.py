@@ -9,7 +9,7 @@ read + arrays written, times the element size; write-allocate traffic not
 counted), the median time per call over --repeats runs, the GB/s that traffic
 implies (at the median and at the fastest run: "best"), and that as a fraction of the bandwidth NumPy reaches on the same
 arrays in the same moment: each run of a pass is paired with a run of
-``np.add(b, c, out=a)`` (3 streams, n elements each) right after it, so load
+``a += b`` in NumPy (3 streams, n elements each) right after it, so load
 from other processes hits both alike, and "of bw" is the median of the
 per-run ratios.  With 2M elements a pass's arrays (8-16 MB each) partly fit
 the last-level cache, so both figures can exceed DRAM bandwidth; 32M is the
@@ -83,16 +83,21 @@ def timed(fn, repeats, min_seconds):
 
 
 class Probe:
-    """NumPy's a = b + c over n elements: 3 streams, the bandwidth reference."""
+    """NumPy's a += b over n elements: 3 streams (read a, b; write a), the
+    bandwidth reference.  In place like the updates, so that no write goes to
+    a line not read first (an out-of-place a = b + c also reads a's lines
+    before writing them: traffic the count would miss)."""
 
     def __init__(self, n, dtype):
         rng = np.random.default_rng(0)
-        self.b, self.c = (rng.standard_normal(n).astype(dtype) for _ in range(2))
-        self.a = np.empty_like(self.b)
+        self.a, self.b = (rng.standard_normal(n).astype(dtype) * 1e-3 for _ in range(2))
+        self.sign = 1
         self.moved = 3 * self.a.nbytes
 
     def __call__(self):
-        np.add(self.b, self.c, out=self.a)
+        # alternate += and -= so a stays bounded over many calls
+        (np.add if self.sign > 0 else np.subtract)(self.a, self.b, out=self.a)
+        self.sign = -self.sign
 
 
 def paired(fn, probe, repeats, min_seconds):
