@@ -25,7 +25,7 @@ SANITIZE = os.environ.get("CRNN_SANITIZE") == "1"
 sources = ["src/crnn/_kernels.pyx"] + [
     f"csrc/{name}.c" for name in ("layout", "dispatch", "kernels_f64", "kernels_f32",
                                     "net_layout", "net_f64", "net_f32")
-]
+] + ["csrc/optim/optim_f64.c", "csrc/optim/optim_f32.c"]
 
 if sys.platform == "win32":
     compile_args = ["/O2"]

@@ -159,3 +159,49 @@ def net_sample(
     hidden_size: int,
     vocab_size: int,
 ) -> None: ...
+
+
+# ---------------------------------------------------------------- optimizers (csrc/optim.h)
+# One pass each over flat arrays of params' shape and dtype, which must not
+# overlap.  The gradient is read (never written) as
+#     x = clamp(grads * clip_scale, -clip_limit, clip_limit)
+# (no clipping: clip_scale=1, clip_limit=inf; by value: clip_limit=bound; by
+# norm: clip_scale=min(1, max_norm / (sqrt(sumsq(grads)) + 1e-6)), which may be
+# NaN for a non-finite norm: the update is then NaN, as torch's is).  A state
+# buffer that these settings do not use must be None, one they use must be
+# given.  step counts updates from 1.  Every hyperparameter is a required
+# keyword: crnn.optim holds the defaults.
+
+def sumsq(grads: FloatArray) -> float: ...  # sum of squares, accumulated in double, fixed order
+def scale(grads: FloatArray, factor: float) -> None: ...  # IN/OUT: grads *= factor
+def update_adagrad(
+    params: FloatArray,  # IN/OUT
+    sum: FloatArray,  # IN/OUT: sum += x*x;  params -= lr * x / sqrt(sum + eps)
+    grads: FloatArray,  # IN
+    *, lr: float, eps: float, clip_scale: float, clip_limit: float,
+) -> None: ...
+def update_sgd(
+    params: FloatArray,  # IN/OUT
+    momentum_buffer: Optional[FloatArray],  # IN/OUT, None iff momentum == 0
+    grads: FloatArray,  # IN
+    *, lr: float, momentum: float, dampening: float, weight_decay: float,
+    nesterov: bool, step: int, clip_scale: float, clip_limit: float,
+) -> None: ...  # torch.optim.SGD; step 1 sets momentum_buffer = x
+def update_rmsprop(
+    params: FloatArray,  # IN/OUT
+    square_avg: FloatArray,  # IN/OUT
+    grad_avg: Optional[FloatArray],  # IN/OUT: given iff centered
+    momentum_buffer: Optional[FloatArray],  # IN/OUT, None iff momentum == 0
+    grads: FloatArray,  # IN
+    *, lr: float, alpha: float, eps: float, weight_decay: float, momentum: float,
+    clip_scale: float, clip_limit: float,
+) -> None: ...  # torch.optim.RMSprop
+def update_adam(
+    params: FloatArray,  # IN/OUT
+    exp_avg: FloatArray,  # IN/OUT
+    exp_avg_sq: FloatArray,  # IN/OUT
+    max_exp_avg_sq: Optional[FloatArray],  # IN/OUT: given iff amsgrad
+    grads: FloatArray,  # IN
+    *, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float,
+    decoupled: bool, step: int, clip_scale: float, clip_limit: float,
+) -> None: ...  # torch.optim.Adam; decoupled=True: AdamW

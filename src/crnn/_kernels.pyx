@@ -636,3 +636,4 @@ def trace(states, probs, work, params, inputs, h0):
 
 
 include "_net.pxi"
+include "_optim.pxi"

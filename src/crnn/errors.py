@@ -108,3 +108,9 @@ class ModelBusyError(CrnnError, OSError):
         super().__init__(message)
         self.path = path
         self.pid = pid
+
+
+class OptimizerError(CrnnError, ValueError):
+    """An optimizer, gradient-clipping or learning-rate-schedule setting that
+    cannot be used (unknown name, value out of range), or saved optimizer
+    state that does not fit the optimizer."""

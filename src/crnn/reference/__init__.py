@@ -8,4 +8,5 @@ kernel against these, and a reader can see the math without the C.
 
     minchar   min-char-rnn: lossFun, sampling, Adagrad and its training loop
     cells     the stacked rnn / lstm / gru networks: forward, BPTT, sampling
+    optim     torch.optim's Adam, AdamW, RMSprop, SGD, Adagrad, clipping, schedules
 """
