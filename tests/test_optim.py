@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-import reference as ref
+from crnn.reference import minchar as ref
 from crnn import _kernels as K
 from crnn import optim
 from crnn.errors import OptimizerError

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-import reference as ref
+from crnn.reference import minchar as ref
 from crnn import optim, schedules
 
 torch = pytest.importorskip("torch")
