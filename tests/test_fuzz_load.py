@@ -112,7 +112,9 @@ def test_every_crafted_case_is_refused_without_running_code(crafted, folder):
     [
         ("object array (pickled payload inside)", "object"),
         ("a pickle instead of a zip", "not a crnn model file"),
-        ("vocab longer than the weights", "expected (6, 43) from the vocabulary"),
+        ("vocab longer than the weights", "from the vocabulary and hyperparameters"),
+        ("an LSTM's meta on an rnn's arrays", "shape"),
+        ("Adam's meta on Adagrad's buffers", "unexpected entries"),
         ("NaN weights", "NaN"),
         ("enormous hidden_size", "hidden_size"),
         ("enormous but allowed hidden_size", "shape"),

@@ -78,12 +78,19 @@ def test_round_trip(tmp_path, kwargs):
 
 def test_plain_numpy_reads_the_file(model_file):
     arrays, meta = read_npz(model_file)
-    assert set(arrays) == {
-        "Wxh", "Whh", "Why", "bh", "by", "mWxh", "mWhh", "mWhy", "mbh", "mby", "hidden", "start_state",
-        "pointers",
-    }
+    assert set(arrays) == {"params", "optim.sum", "state", "start_state", "pointers"}
     V = len(set(TEXT))
-    assert arrays["Wxh"].shape == (12, V) and arrays["Why"].shape == (V, 12)
+    model = crnn.load(model_file)
+    # The layout in the metadata is enough to find every weight without crnn.
+    for name, shape, offset in meta["layout"]:
+        piece = arrays["params"][offset : offset + int(np.prod(shape))].reshape(shape)
+        want = model.params["Wxh"].T if name == "WxhT" else model.params[name]
+        assert np.array_equal(piece, want), name
+    assert [entry[1] for entry in meta["layout"]][0] == [V, 12]  # Wxh stored transposed
+    assert arrays["state"].shape == (1, 1, 12) and arrays["start_state"].shape == (1, 12)
+    assert meta["network"] == {"cell": "rnn", "num_layers": 1, "hidden_size": 12, "dropout": 0.0,
+                               "init": "min-char-rnn"}
+    assert meta["optimizer"]["name"] == "adagrad" and meta["optimizer"]["clip_mode"] == "value"
     assert meta["format"] == "crnn-model" and meta["format_version"] == 2
     assert meta["crnn_version"] == crnn.__version__
     assert "".join(meta["vocab"]) == "".join(sorted(set(TEXT)))
@@ -259,7 +266,7 @@ def test_a_faithful_rewrite_still_loads(model_file, tmp_path):
     crnn.load(modified(tmp_path, model_file))
 
 
-@pytest.mark.parametrize("name", ["Whh", "mby", "hidden", "pointers"])
+@pytest.mark.parametrize("name", ["params", "optim.sum", "state", "start_state", "pointers"])
 def test_missing_array(model_file, tmp_path, name):
     with pytest.raises(crnn.ModelFormatError, match=f"missing array.*{name}"):
         crnn.load(modified(tmp_path, model_file, drop=[name]))
@@ -284,9 +291,9 @@ def test_object_array_is_refused_without_unpickling(model_file, tmp_path):
         def __reduce__(self):
             return (open, (str(marker), "w"))
 
-    payload = np.empty((12, 12), dtype=object)
-    payload[0, 0] = Evil()
-    path = modified(tmp_path, model_file, arrays={"Whh": payload})
+    payload = np.empty(read_npz(model_file)[0]["params"].shape, dtype=object)
+    payload[0] = Evil()
+    path = modified(tmp_path, model_file, arrays={"params": payload})
     with pytest.raises(crnn.ModelFormatError, match="object"):
         crnn.load(path)
     assert not marker.exists()
@@ -351,34 +358,40 @@ def test_metadata_of_the_wrong_type(model_file, tmp_path):
 @pytest.mark.parametrize(
     "name, value, message",
     [
-        ("Whh", np.zeros((12, 13)), "shape"),
-        ("Wxh", np.zeros((1, 12)), "shape"),
-        ("by", np.zeros((1, 1)), "shape"),
-        ("hidden", np.zeros((2, 12)), "shape"),
-        ("Whh", np.zeros((12, 12), np.float32), "dtype"),
-        ("Whh", np.zeros((12, 12), np.complex128), "dtype"),
+        ("params", "one more", "shape"),
+        ("params", "as a row", "shape"),
+        ("start_state", np.zeros((1, 1)), "shape"),
+        ("state", np.zeros((1, 2, 12)), "shape"),
+        ("params", np.float32, "dtype"),
+        ("params", np.complex128, "dtype"),
         ("pointers", np.zeros(1, np.float64), "dtype"),
-        ("Why", np.full((27, 12), np.nan), "NaN"),
-        ("mWhh", np.full((12, 12), np.inf), "NaN or infinite"),
-        ("mbh", -np.ones(12), "negative"),
-        ("hidden", np.full((1, 12), 2.0), "hidden"),
+        ("params", np.nan, "NaN"),
+        ("optim.sum", np.inf, "NaN or infinite"),
+        ("optim.sum", -1.0, "negative"),
+        ("state", np.full((1, 1, 12), 2.0), "state"),
         ("pointers", np.array([-5]), "pointers"),
         ("pointers", np.array([2**64 - 1], dtype=np.uint64), "range"),
     ],
 )
 def test_bad_arrays(model_file, tmp_path, name, value, message):
-    if name == "Why":
-        value = np.full(read_npz(model_file)[0]["Why"].shape, np.nan)
+    P = read_npz(model_file)[0]["params"].size
+    if isinstance(value, str):  # a wrong shape of the flat buffer
+        value = np.zeros(P + 1) if value == "one more" else np.zeros((1, P))
+    elif isinstance(value, type):  # a wrong dtype
+        value = np.zeros(P, value)
+    elif isinstance(value, float):  # a wrong value everywhere
+        value = np.full(P, value)
     with pytest.raises(crnn.ModelFormatError, match=message):
         crnn.load(modified(tmp_path, model_file, arrays={name: value}))
 
 
 def test_fortran_order_and_big_endian_arrays_are_read_correctly(model_file, tmp_path):
     arrays, _ = read_npz(model_file)
-    changes = {"Whh": np.asfortranarray(arrays["Whh"]), "Why": arrays["Why"].astype(">f8")}
+    state = np.linspace(-0.5, 0.5, 12).reshape(1, 1, 12)
+    changes = {"state": np.asfortranarray(state.reshape(12, 1, 1).T), "params": arrays["params"].astype(">f8")}
     loaded = crnn.load(modified(tmp_path, model_file, arrays=changes))
-    assert np.array_equal(loaded.params["Whh"], arrays["Whh"])
-    assert np.array_equal(loaded.params["Why"], arrays["Why"])
+    assert np.array_equal(loaded.training_state, state.reshape(12, 1, 1).T)
+    assert np.array_equal(loaded._flat, arrays["params"])
 
 
 def npy_bytes(array):
@@ -394,10 +407,10 @@ def test_zip_bomb_is_refused_without_allocating(model_file, tmp_path):
     zeros = bytes(1 << 20)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for name, array in arrays.items():
-            if name != "Whh":
+            if name != "params":
                 archive.writestr(name + ".npy", npy_bytes(array))
-        with archive.open("Whh.npy", "w", force_zip64=True) as member:
-            member.write(npy_bytes(arrays["Whh"]))
+        with archive.open("params.npy", "w", force_zip64=True) as member:
+            member.write(npy_bytes(arrays["params"]))
             for _ in range(100):  # 100 MB of zeros
                 member.write(zeros)
     assert path.stat().st_size < 1 << 20
@@ -417,9 +430,9 @@ def test_member_larger_than_its_shape_is_refused(model_file, tmp_path):
     path = tmp_path / "padded.npz"
     with zipfile.ZipFile(path, "w") as archive:
         for name, array in arrays.items():
-            extra = bytes(1 << 16) if name == "bh" else b""
+            extra = bytes(1 << 16) if name == "start_state" else b""
             archive.writestr(name + ".npy", npy_bytes(array) + extra)
-    with pytest.raises(crnn.ModelFormatError, match="'bh'"):
+    with pytest.raises(crnn.ModelFormatError, match="'start_state'"):
         crnn.load(path)
 
 

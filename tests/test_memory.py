@@ -18,7 +18,6 @@ from crnn.memory import (
     parameter_count,
     training_breakdown,
     training_bytes,
-    workspace_count,
 )
 
 GiB = 1 << 30
@@ -30,8 +29,8 @@ SIZES = [  # (H, V, T, B): edge sizes and typical ones
 @pytest.mark.parametrize("H,V,T,B", SIZES)
 def test_counts_are_the_kernels_own(H, V, T, B):
     assert parameter_count(H, V) == _kernels.param_count(H, V)
-    assert workspace_count(H, V, T, B) == _kernels.train_workspace_size(B, T, H, V)
-    assert workspace_count(H, V, T, B, train=False) == _kernels.forward_workspace_size(B, T, H, V)
+    parts = training_breakdown(H, V, T, B, "float64")
+    assert parts["training workspace"] == _kernels.train_workspace_size(B, T, H, V) * 8
 
 
 def _text(V, n, seed=0):
@@ -43,8 +42,9 @@ def _text(V, n, seed=0):
 def _training_buffers(model):
     """Every numpy buffer a trained model holds (its training state included)."""
     snap = model._snapshot
-    return [model._flat, model._memory_flat, model._grads_flat, model._work, model._h,
-            model._inputs, model._targets, snap["params"], snap["memory"], snap["h"]]
+    return [model._flat, *model.optimizer.state.values(), model._grads_flat, model._work,
+            model._state, model._inputs, model._targets, snap["params"],
+            *snap["optimizer"].values(), snap["state"]]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -106,7 +106,7 @@ def test_the_hidden_size_100000_case_is_refused_in_one_line():
     assert isinstance(err, MemoryError) and isinstance(err, crnn.CrnnError)
     message = str(err)
     assert "\n" not in message
-    assert "523.0 GiB" in message and "16.0 GiB" in message
+    assert "522.2 GiB" in message and "16.0 GiB" in message
     assert "--hidden-size" in message and "--dtype float32" in message
     assert "--batch-size" not in message  # it is 1 already: no use suggesting it
     largest = largest_hidden_size(16 * GiB, 65, 25, 1, "float64")

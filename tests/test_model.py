@@ -397,5 +397,5 @@ def test_sample_warm_start_continues_from_the_training_state(vocab):
     assert warm != model.sample(100, prime="t", seed=4)
     assert warm == "".join(model.generate(100, prime="t", seed=4, warm_start=True))
     # Equivalent: a model whose training state is its start state samples as by default.
-    model._h[...] = model.start_state
+    model._state[...] = model.start_state[:, None, :]
     assert model.sample(50, seed=1, warm_start=True) == model.sample(50, seed=1)

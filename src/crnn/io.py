@@ -1,23 +1,11 @@
 """Saving and loading models: one ``.npz`` file, no pickle, atomic writes.
 
-File format (version 2): a zip archive NumPy reads with
-``numpy.load(path, allow_pickle=False)``, holding
-
-    Wxh (H,V)  Whh (H,H)  Why (V,H)  bh (H,)  by (V,)       weights (dtype)
-    mWxh mWhh mWhy mbh mby                                    Adagrad memory
-    hidden (B,H)                                              training hidden states
-    start_state (1,H)                                         where sampling starts
-    pointers (B,) int64                                       training data pointers
-    meta (n,) uint8                                           UTF-8 JSON, below
-
-Version 1 files (crnn 0.1.0) have no ``start_state``; they load with a zero
-start state, as crnn 0.1.0 sampled and evaluated them.
-
-``meta`` holds: format ("crnn-model"), format_version, crnn_version, vocab
-(list of characters in id order), hyperparameters (hidden_size,
-seq_length, learning_rate, batch_size), dtype, and training (iteration,
-smooth_loss, rng_state: the model's numpy Generator state, and in version 2
-val_history: [iteration, validation nats/char] pairs of past checkpoints).
+File format: a zip archive NumPy reads with ``numpy.load(path,
+allow_pickle=False)``, holding the arrays and a ``meta`` entry (a UTF-8 JSON
+object stored as a uint8 array) that crnn._format describes, version by
+version: version 2 stores any network and optimizer; version 1 files
+(crnn 0.1.0, min-char-rnn only) still load, with a zero start state, as
+crnn 0.1.0 sampled and evaluated them.
 
 Loading treats the file as untrusted: sizes declared in the zip directory
 are checked against what the metadata implies before anything is
@@ -41,20 +29,13 @@ from numpy.lib import format as npy_format
 from ._version import __version__
 from .data import _process_exists
 from .errors import ModelFormatError
-from .model import DTYPES, PARAM_NAMES, VAL_HISTORY_MAX, CharRNN
+from . import _format
+from .model import DTYPES, CharRNN
 from .vocab import Vocab
 
 FORMAT_NAME = "crnn-model"
 FORMAT_VERSION = 2
 
-MEMORY_NAMES = tuple("m" + name for name in PARAM_NAMES)
-ARRAY_NAMES = PARAM_NAMES + MEMORY_NAMES + ("hidden", "start_state", "pointers")
-# The arrays of each format version (start_state came with version 2).
-MEMBERS_OF_VERSION = {
-    1: frozenset(name + ".npy" for name in ARRAY_NAMES + ("meta",) if name != "start_state"),
-    2: frozenset(name + ".npy" for name in ARRAY_NAMES + ("meta",)),
-}
-MEMBER_NAMES = MEMBERS_OF_VERSION[FORMAT_VERSION]
 
 # Limits for untrusted files.  Real models are far inside them.
 MAX_META_BYTES = 16 << 20
@@ -87,8 +68,8 @@ def save(model: CharRNN, path: Any) -> None:
     if not os.path.isdir(folder):
         raise FileNotFoundError(2, f"cannot save the model: folder {folder!r} does not exist")
     arrays = _model_arrays(model)
-    broken = [name for name in PARAM_NAMES + MEMORY_NAMES + ("hidden", "start_state")
-              if not np.isfinite(arrays[name]).all()]
+    broken = [name for name, array in arrays.items()
+              if name not in ("meta", "pointers") and not np.isfinite(array).all()]
     if broken:
         raise ValueError(
             f"cannot save the model: {', '.join(broken)} contain NaN or infinite values "
@@ -129,32 +110,8 @@ def _write_npz(f: BinaryIO, arrays: dict[str, np.ndarray]) -> None:
 
 
 def _model_arrays(model: CharRNN) -> dict[str, np.ndarray]:
-    state = model._get_state()
-    arrays = {name: np.ascontiguousarray(model.params[name]) for name in PARAM_NAMES}
-    for name in PARAM_NAMES:
-        arrays["m" + name] = np.ascontiguousarray(model.memory[name])
-    arrays["hidden"] = np.ascontiguousarray(state["hidden"])
-    arrays["start_state"] = np.ascontiguousarray(state["start_state"])
-    arrays["pointers"] = np.array(state["pointers"], dtype=np.int64)
-    meta = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "crnn_version": __version__,
-        "vocab": list(model.vocab.chars),
-        "hyperparameters": {
-            "hidden_size": model.hidden_size,
-            "seq_length": model.seq_length,
-            "learning_rate": model.learning_rate,
-            "batch_size": model.batch_size,
-        },
-        "dtype": model.dtype.name,
-        "training": {
-            "iteration": state["iteration"],
-            "smooth_loss": state["smooth_loss"],
-            "rng_state": state["rng_state"],
-            "val_history": [list(pair) for pair in model.val_history],
-        },
-    }
+    arrays, meta = _format.model_arrays(model, FORMAT_VERSION)
+    meta = {"format": FORMAT_NAME, "crnn_version": __version__, **meta}
     # ensure_ascii keeps any character (even a lone surrogate) representable.
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("ascii"), dtype=np.uint8)
     return arrays
@@ -302,8 +259,7 @@ def _read_metadata(f: BinaryIO) -> dict:
     with _open_archive(f) as archive:
         members = _check_members(archive, os.fstat(f.fileno()).st_size)
         meta = _parse_meta(_read_member_bytes(archive, members["meta.npy"]))
-        _check_member_names(members, meta["format_version"])
-    _vocab_from_meta(meta)
+        _check_member_names(members, _format.expected_shapes(meta, _vocab_from_meta(meta)))
     return meta
 
 
@@ -312,15 +268,14 @@ def _read_model(f: BinaryIO) -> CharRNN:
     with _open_archive(f) as archive:
         members = _check_members(archive, file_size)
         meta = _parse_meta(_read_member_bytes(archive, members["meta.npy"]))
-        _check_member_names(members, meta["format_version"])
         vocab = _vocab_from_meta(meta)
-        shapes = _expected_shapes(meta)
+        shapes = _format.expected_shapes(meta, vocab)
+        _check_member_names(members, shapes)
         arrays = {
             name: _read_array(archive, members[name + ".npy"], name, shape, kind, meta)
             for name, (shape, kind) in shapes.items()
         }
-    _check_values(arrays)
-    return _build_model(vocab, meta, arrays)
+    return _format.build_model(vocab, meta, arrays)
 
 
 def _open_archive(f: BinaryIO) -> zipfile.ZipFile:
@@ -345,9 +300,6 @@ def _check_members(archive: zipfile.ZipFile, file_size: int) -> dict[str, zipfil
         raise ModelFormatError("not a crnn model file (no 'meta' entry)")
     if len(set(names)) != len(names):
         raise ModelFormatError("the archive lists an entry twice")
-    unexpected = sorted(set(names) - MEMBER_NAMES)
-    if unexpected:
-        raise ModelFormatError(f"unexpected entries {unexpected}")
     declared = sum(info.file_size for info in infos)
     if declared > MIN_BUDGET + MAX_EXPANSION * file_size:
         raise ModelFormatError(
@@ -357,12 +309,12 @@ def _check_members(archive: zipfile.ZipFile, file_size: int) -> dict[str, zipfil
     return {info.filename: info for info in infos}
 
 
-def _check_member_names(members: dict, version: int) -> None:
-    """The archive holds exactly the arrays of its format version."""
-    expected = MEMBERS_OF_VERSION[version]
+def _check_member_names(members: dict, shapes: dict) -> None:
+    """The archive holds exactly the arrays its metadata implies."""
+    expected = {name + ".npy" for name in shapes} | {"meta.npy"}
     unexpected = sorted(set(members) - expected)
     if unexpected:
-        raise ModelFormatError(f"unexpected entries {unexpected} for format version {version}")
+        raise ModelFormatError(f"unexpected entries {unexpected}")
     missing = sorted(name[:-4] for name in expected - set(members))
     if missing:
         raise ModelFormatError(f"missing array(s) {missing}")
@@ -437,11 +389,8 @@ def _parse_meta(raw: bytes) -> dict:
         raise ModelFormatError(f"invalid smooth_loss {training.get('smooth_loss')!r}")
     if not isinstance(training.get("rng_state"), dict):
         raise ModelFormatError("missing random generator state")
-    history = training.get("val_history", [])
-    if not (isinstance(history, list) and len(history) <= VAL_HISTORY_MAX
-            and all(isinstance(p, list) and len(p) == 2 and _is_int(p[0]) and _is_float(p[1])
-                    for p in history)):
-        raise ModelFormatError("invalid val_history (a list of [iteration, nats/char] pairs)")
+    if version >= 2:
+        _format.check_meta_v2(meta, _section)
     return meta
 
 
@@ -458,22 +407,6 @@ def _is_int(value: Any) -> bool:
 
 def _is_float(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _expected_shapes(meta: dict) -> dict[str, tuple[tuple[int, ...], str]]:
-    """Shape and dtype kind ('f' = the model's float dtype, 'i' = integer) of each array."""
-    hyper = meta["hyperparameters"]
-    H, V, B = hyper["hidden_size"], len(meta["vocab"]), hyper["batch_size"]
-    weights = {"Wxh": (H, V), "Whh": (H, H), "Why": (V, H), "bh": (H,), "by": (V,)}
-    shapes = {}
-    for name, shape in weights.items():
-        shapes[name] = (shape, "f")
-        shapes["m" + name] = (shape, "f")
-    shapes["hidden"] = ((B, H), "f")
-    if meta["format_version"] >= 2:
-        shapes["start_state"] = ((1, H), "f")
-    shapes["pointers"] = ((B,), "i")
-    return shapes
 
 
 def _read_array(
@@ -503,54 +436,8 @@ def _read_array(
     return np.ascontiguousarray(array, dtype=want)
 
 
-def _check_values(arrays: dict[str, np.ndarray]) -> None:
-    for name, array in arrays.items():
-        if name == "pointers":
-            if array.size and not (0 <= array.min() and array.max() <= LIMITS["pointer"]):
-                raise ModelFormatError("the data pointers are out of range")
-        elif not np.isfinite(array).all():
-            raise ModelFormatError(f"array {name!r} contains NaN or infinite values")
-    if any((arrays[name] < 0).any() for name in MEMORY_NAMES):
-        raise ModelFormatError("the Adagrad memory has negative values")
-    for name in ("hidden", "start_state"):
-        if name in arrays and (np.abs(arrays[name]) > 1).any():
-            raise ModelFormatError(f"the {name} values are outside [-1, 1] (tanh outputs)")
-
-
 def _vocab_from_meta(meta: dict) -> Vocab:
     try:
         return Vocab(meta["vocab"])
     except ValueError as exc:
         raise ModelFormatError(f"invalid vocabulary: {exc}") from None
-
-
-def _build_model(vocab: Vocab, meta: dict, arrays: dict[str, np.ndarray]) -> CharRNN:
-    hyper = meta["hyperparameters"]
-    model = CharRNN(
-        vocab,
-        hidden_size=hyper["hidden_size"],
-        seq_length=hyper["seq_length"],
-        learning_rate=hyper["learning_rate"],
-        batch_size=hyper["batch_size"],
-        dtype=meta["dtype"],
-        seed=0,
-    )
-    for name in PARAM_NAMES:
-        model.params[name][...] = arrays[name]
-        model.memory[name][...] = arrays["m" + name]
-    training = meta["training"]
-    try:
-        np.random.Generator(np.random.PCG64()).bit_generator.state = training["rng_state"]
-    except (TypeError, ValueError, KeyError, OverflowError) as exc:
-        raise ModelFormatError(f"invalid random generator state ({type(exc).__name__}: {exc})") from None
-    model._set_state(
-        iteration=training["iteration"],
-        smooth_loss=training["smooth_loss"],
-        pointers=arrays["pointers"].tolist(),
-        hidden=arrays["hidden"],
-        rng_state=training["rng_state"],
-        start_state=arrays.get("start_state"),
-    )
-    for pair in training.get("val_history", []):
-        model.val_history.append(tuple(pair))
-    return model

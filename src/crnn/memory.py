@@ -7,11 +7,8 @@ workspace used at checkpoints), so that ``check_fits`` can refuse a model
 that cannot fit with one clear line, before numpy fails with a traceback
 half-way through allocating it.
 
-For the tanh RNN with one layer the counts are the code's own (the
-workspace is ``csrc/layout.c``'s ``crnn_train_workspace``, element for
-element); for LSTM/GRU cells (G = 4 / 3 gates) and stacked layers they
-follow the same plan: every recurrent weight and workspace row is G times
-wider, and each layer above the first reads H inputs instead of V.
+The counts come from the kernels' own size functions, so they are exact
+for every cell and depth.
 """
 
 from __future__ import annotations
@@ -21,77 +18,47 @@ from typing import Optional
 
 import numpy as np
 
+from . import _kernels
+from .engine import Engine
 from .errors import ModelTooLargeError
+from .network import Network
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-PAD = 16  # csrc/internal.h CRNN_PAD: workspace rows of V logits are padded to this
 EVAL_CHUNK = 1024  # model.EVAL_CHUNK: time steps per forward call when evaluating
 UNLIMITED = 1 << 60  # cgroup limits at or above this mean "no limit"
 
 
-def _padded(n: int) -> int:
-    return (n + PAD - 1) // PAD * PAD
-
-
 def parameter_count(hidden_size: int, vocab_size: int, num_layers: int = 1, cell: str = "rnn") -> int:
-    """Elements of the flat parameter buffer.
-
-    Per layer: input weights (G*H x V for the first layer, G*H x H above),
-    recurrent weights G*H x H and biases (one G*H vector for the tanh RNN,
-    as min-char-rnn; two for LSTM/GRU, as PyTorch keeps b_ih and b_hh);
-    then the output layer, V x H and V.
-    """
-    G, H, V = GATES[cell], hidden_size, vocab_size
-    biases = 1 if cell == "rnn" else 2
-    total = 0
-    for layer in range(num_layers):
-        inputs = V if layer == 0 else H
-        total += G * H * inputs + G * H * H + biases * G * H
-    return total + V * H + V
-
-
-def workspace_count(hidden_size: int, vocab_size: int, seq_length: int, batch_size: int,
-                    num_layers: int = 1, cell: str = "rnn", train: bool = True) -> int:
-    """Elements of the kernels' workspace (``crnn_train_workspace`` or, with
-    ``train=False``, ``crnn_forward_workspace``, for the tanh RNN)."""
-    G, H, T, B = GATES[cell], hidden_size, seq_length, batch_size
-    Vp = _padded(vocab_size)
-    states = 2 if cell == "lstm" else 1  # an LSTM carries c beside h
-    n = 0
-    for _ in range(num_layers):
-        n += states * (T + 1) * B * H  # hidden (and cell) states of every step
-        n += G * H * H  # W_hh transposed, for the per-step products
-        if G > 1:
-            n += T * B * G * H  # gate activations kept for the backward pass
-    n += T * B * Vp + H * Vp + 2 * T * B  # probabilities, W_out transposed, row losses
-    if not train:
-        return n
-    for layer in range(num_layers):
-        n += T * B * G * H  # gradients before the nonlinearity (dhraw)
-        n += states * B * H  # dh (and dc) carried to the previous step
-        if layer > 0:
-            n += T * B * H  # gradient flowing into the layer below
-    return n + T * B * Vp + vocab_size  # dlogits, and which characters occurred
+    """Elements of the flat parameter buffer (the kernels' own layout)."""
+    return Network(cell, num_layers, hidden_size, vocab_size).param_count
 
 
 def training_breakdown(hidden_size: int, vocab_size: int, seq_length: int, batch_size: int,
                        dtype: object, num_layers: int = 1, cell: str = "rnn",
                        optimizer_buffers: int = 1, eval_steps: int = EVAL_CHUNK) -> dict:
-    """Bytes of each buffer training allocates, by name (see ``training_bytes``)."""
+    """Bytes of each buffer training allocates, by name (see ``training_bytes``).
+    The counts come from the kernels' own size functions (crnn.network,
+    crnn.engine): nothing here repeats a layout formula."""
     if cell not in GATES:
         raise ValueError(f"cell must be one of {sorted(GATES)}, got {cell!r}")
     size = np.dtype(dtype).itemsize
     H, V, T, B, L = hidden_size, vocab_size, seq_length, batch_size, num_layers
-    P = parameter_count(H, V, L, cell)
-    state = (2 if cell == "lstm" else 1) * L * B * H  # the training hidden state
+    net = Network(cell, L, H, V)
+    engine = Engine(net)
+    P = net.param_count
+    state = L * B * net.state_width  # the training state of every stream
+    fused = engine.fused_step_ok(B, T)
+    work = (_kernels.train_workspace_size(B, T, H, V) if fused and cell == "rnn" and L == 1
+            else engine.train_workspace_size(B, T))
+    steps = max(1, min(eval_steps, int(2e8 // (P + L * H * H))))
     return {
         "parameters": P * size,
         "gradients": P * size,
         "optimizer state": optimizer_buffers * P * size,
-        "training workspace": workspace_count(H, V, T, B, L, cell) * size,
-        "hidden state and batch": state * size + 2 * B * T * 4,  # int32 inputs, targets
+        "training workspace": work * size,
+        "hidden state and batch": (state if fused else 2 * state) * size + 2 * B * T * 4,
         "roll-back snapshot": ((1 + optimizer_buffers) * P + state) * size,
-        "evaluation workspace": workspace_count(H, V, eval_steps, 1, L, cell, train=False) * size,
+        "evaluation workspace": engine.forward_workspace_size(steps) * size,
     }
 
 

@@ -75,13 +75,35 @@ def trace(model: Any, text: str, top_k: int = 5) -> Trace:
         raise CorpusError("trace needs a text of at least 1 character", kind="empty")
     ids = model.vocab.encode(text)
     cell = getattr(model, "cell", "rnn")
-    if cell != "rnn" or getattr(model, "num_layers", 1) != 1:
-        raise NotImplementedError(
-            f"trace of a {cell} network with {getattr(model, 'num_layers', 1)} layer(s) "
-            "needs the network kernel's per-step states (see crnn.viz.trace.assemble)"
-        )
-    probs, states = tanh_rnn_steps(model, ids)
-    return assemble(text, ids, probs, states[:, None, :], cell, model.hidden_size, top_k)
+    if cell == "rnn" and getattr(model, "num_layers", 1) == 1:
+        probs, states = tanh_rnn_steps(model, ids)
+        states = states[:, None, :]
+    else:
+        probs, states = network_steps(model, ids)
+    return assemble(text, ids, probs, states, cell, model.hidden_size, top_k)
+
+
+def network_steps(model: Any, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Any network through the stacked-network kernel: (probs (N, V), states
+    (N, L, S)); probs[j] is the prediction of ids[j] (row 0 the start
+    state's), states[j] the state after reading it."""
+    N = len(ids)
+    state = model.start_state[:, None, :]
+    probs = np.empty((N, model.vocab_size), model.dtype)
+    states = np.empty((N, model.num_layers, state.shape[2]), model.dtype)
+    probs[0] = _softmax(model._first_logits(state[-1, 0, : model.hidden_size]))
+    for lo in range(0, N, TRACE_CHUNK):
+        hi = min(lo + TRACE_CHUNK, N)
+        chunk_probs, chunk_states = model._engine.trace_chunk(model._flat, ids[lo:hi], state)
+        states[lo:hi] = chunk_states
+        after = chunk_probs[: N - 1 - lo] if hi == N else chunk_probs
+        probs[lo + 1 : lo + 1 + len(after)] = after
+    return probs, states
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max())
+    return e / e.sum()
 
 
 def start_state(model: Any) -> np.ndarray:
