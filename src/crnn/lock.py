@@ -50,7 +50,7 @@ def exclusive_lock(model_path: "str | os.PathLike[str]") -> Iterator[str]:
     path = lock_path(model_path)
     fd = _acquire(path, os.fspath(model_path))
     try:
-        _write_owner(fd)
+        _write_owner(fd, path)
         yield path
     finally:
         _release(fd, path)
@@ -58,7 +58,10 @@ def exclusive_lock(model_path: "str | os.PathLike[str]") -> Iterator[str]:
 
 def _acquire(path: str, model_path: str) -> int:
     for _ in range(_ATTEMPTS):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        # POSIX: held through a read-only descriptor, so that the lock never
+        # keeps a file open for writing (which would stop, e.g., the folder's
+        # file system from being remounted read-only while training runs).
+        fd = os.open(path, (os.O_RDONLY if fcntl is not None else os.O_RDWR) | os.O_CREAT, 0o644)
         try:
             locked = _try_lock(fd)
         except BaseException:
@@ -101,11 +104,19 @@ def _still_at(fd: int, path: str) -> bool:
     return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
-def _write_owner(fd: int) -> None:
-    os.lseek(fd, 0, os.SEEK_SET)
-    if fcntl is not None:  # (Windows: the file cannot be cut below a locked byte)
-        os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode("utf-8", "replace"))
+def _write_owner(fd: int, path: str) -> None:
+    """Who holds the lock, for the message a second trainer gets (written
+    once the lock is ours, so no one else writes it meanwhile)."""
+    owner = f"{os.getpid()} {socket.gethostname()}\n".encode("utf-8", "replace")
+    if fcntl is None:  # Windows: the file cannot be cut below a locked byte
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, owner)
+        return
+    out = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(out, owner)
+    finally:
+        os.close(out)
 
 
 def _read_owner(fd: int) -> Optional[tuple]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _kernels, netparams, optim, schedules
 from ._modelutil import (
-    BURN_IN, DTYPES, VAL_HISTORY_MAX, RateMeter, ValHistory, burn_in_ids, check_dtype, check_int, check_positive_float,
+    BURN_IN, DTYPES, VAL_HISTORY_MAX, ValHistory, check_dtype, check_int, check_positive_float,
     check_temperature,
 )
 from ._trainloop import DIVERGENCE_FACTOR, SNAPSHOT_EVERY, TrainingMixin

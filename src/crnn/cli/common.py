@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import codecs
 import os
-import shlex
 import sys
 from typing import NoReturn, Sequence
 
 import click
 
+from .. import data as _data
 from .. import io as _io
 from ..model import CharRNN
+from ..shellhint import shell_path
 from ..vocab import describe_chars
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "show_default": True}
 EXIT_INTERRUPTED = 130  # the shell's convention for "stopped by Ctrl-C"
 
-__all__ = ["describe_chars"]  # re-exported: commands name characters with it
+__all__ = ["describe_chars", "shell_path"]  # re-exported for the commands
 
 
 def fail(message: str) -> NoReturn:
@@ -28,12 +29,6 @@ def fail(message: str) -> NoReturn:
 
 def one_line(message: str) -> str:
     return " ".join(str(message).split())
-
-
-def shell_path(path: str) -> str:
-    """``path`` as it must be typed in a shell (quoted only when needed), for
-    hints a user copies and pastes."""
-    return shlex.quote(path)
 
 
 def num(value: float, digits: int = 4) -> str:
@@ -74,7 +69,11 @@ def _read_text(name: str, encoding: str, errors: str) -> str:
     raw = _read_bytes(name)
     if not raw:
         fail(f"{shown} is empty; give a file with some text in it")
-    return _decode(raw, shown, encoding, errors)
+    text = _decode(raw, shown, encoding, errors)
+    warning = _data.suspicious_decoding(text, encoding, shown)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
+    return text
 
 
 def _read_bytes(name: str) -> bytes:

@@ -20,8 +20,11 @@ from .common import (
     CONTEXT_SETTINGS, ENCODING_OPTION, ERRORS_OPTION, EXIT_INTERRUPTED, SEED_TYPE, check_output,
     describe_chars, fail, num, open_model, shell_path,
 )
+from ..lock import exclusive_lock
+from ..memory import check_training_fits
+from ..training_progress import TrainingProgress
 from .corpus import Corpus, training_corpus
-from .progress import CsvLog, Progress, open_log
+from .progress import CsvLog, open_log
 
 # Without --iterations, --epochs or --time-limit, train runs this many
 # iterations: about a minute at reference settings on a laptop, enough for
@@ -31,7 +34,9 @@ DEFAULT_ITERATIONS = 300_000
 # (all of them for corpora up to 10 MB).
 VAL_MAX_CHARS = 1_000_000
 # Options that fix the model's shape: with --resume they come from MODEL.
-SHAPE_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype")
+SHAPE_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype", "cell", "num_layers",
+                 "dropout", "init", "optimizer", "momentum", "alpha", "weight_decay", "clip_mode",
+                 "grad_clip")
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -40,8 +45,43 @@ SHAPE_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype")
 @click.option("--hidden-size", type=click.IntRange(min=1), default=100, help="Hidden units.")
 @click.option("--seq-length", type=click.IntRange(min=1), default=25,
               help="Characters per training chunk (truncated BPTT length).")
-@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=0.1,
-              help="Adagrad learning rate.")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              show_default="0.1 for adagrad, 2e-3 for adam, adamw and rmsprop, 3e-3 for sgd",
+              help="Learning rate (the schedule scales it).")
+@click.option("--model", "cell", type=click.Choice(["rnn", "lstm", "gru"]), default="rnn",
+              help="Cell: min-char-rnn's tanh rnn, or PyTorch's lstm or gru.")
+@click.option("--layers", "num_layers", type=click.IntRange(min=1, max=64), default=1,
+              help="Recurrent layers, stacked.")
+@click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True), default=0.0,
+              help="Dropout on the outputs of every layer but the last (training only).")
+@click.option("--init", type=click.Choice(["min-char-rnn", "pytorch", "char-rnn"]), default=None,
+              show_default="min-char-rnn for rnn, pytorch for lstm and gru",
+              help="Initial weights: N(0,1)*0.01; PyTorch's uniform(+-1/sqrt(H)); char-rnn's "
+              "uniform(+-0.08) with LSTM forget-gate bias 1.")
+@click.option("--optimizer", type=click.Choice(["adagrad", "adam", "adamw", "rmsprop", "sgd"]),
+              default="adagrad", help="Optimizer, as torch.optim defines it (adagrad: min-char-rnn's).")
+@click.option("--momentum", type=click.FloatRange(min=0, max=1, max_open=True), default=None,
+              help="SGD's or RMSprop's momentum (default 0).")
+@click.option("--alpha", type=click.FloatRange(min=0, max=1, max_open=True), default=None,
+              help="RMSprop's smoothing constant (PyTorch's 0.99; char-rnn's 0.95).")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=None,
+              help="Weight decay (AdamW: decoupled, default 0.01; others: L2, default 0).")
+@click.option("--grad-clip", type=click.FloatRange(min=0, min_open=True), default=5.0,
+              help="Gradient clipping bound (see --clip-mode).")
+@click.option("--clip-mode", type=click.Choice(["value", "norm", "none"]), default=None,
+              show_default="value for adagrad (min-char-rnn), norm otherwise",
+              help="Clip each element to +-grad-clip, or the global norm to grad-clip, or not at all.")
+@click.option("--lr-schedule", type=click.Choice(["constant", "step", "cosine"]), default="constant",
+              help="step: x --lr-decay every epoch after --lr-decay-after epochs (char-rnn's); "
+              "cosine: down to --lr-floor x the rate over the run's --iterations or --epochs.")
+@click.option("--lr-decay", type=click.FloatRange(min=0, max=1, min_open=True), default=0.97,
+              help="Factor of the step schedule.")
+@click.option("--lr-decay-after", type=click.FloatRange(min=0), default=10.0, metavar="EPOCHS",
+              help="Epochs before the step schedule starts decaying.")
+@click.option("--lr-floor", type=click.FloatRange(min=0, max=1), default=0.1,
+              help="The cosine schedule's final rate, as a fraction of --learning-rate.")
+@click.option("--warmup", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Linear warm-up over the first N iterations (0: none).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1,
               help="Streams trained at once, each on its own segment of the text.")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64",
@@ -86,8 +126,15 @@ def train(ctx: click.Context, inputs: Sequence[str], output: str, **options: Any
     opts = TrainOptions(output=output, **options)
     _check_option_clashes(ctx, opts)
     check_output(output, replace_ok=opts.resume or opts.force)
+    with exclusive_lock(output):
+        _train(ctx, inputs, opts)
+
+
+def _train(ctx: click.Context, inputs: Sequence[str], opts: TrainOptions) -> None:
+    output = opts.output
     corpus = training_corpus(inputs, opts.encoding, opts.decode_errors)
-    model = _resumed_model(ctx, opts, corpus) if _can_resume(opts) else _new_model(opts, corpus)
+    ctx.meta["crnn_resumed"] = _can_resume(opts)
+    model = _resumed_model(ctx, opts, corpus) if ctx.meta["crnn_resumed"] else _new_model(opts, corpus)
     model.n_threads = opts.threads
     # From here on the corpus is compact ids (1-2 bytes a character), not text.
     train_ids, val_ids = split_validation(corpus.ids(model.vocab), opts.val_fraction)
@@ -96,13 +143,18 @@ def train(ctx: click.Context, inputs: Sequence[str], output: str, **options: Any
     trainer = Trainer(model, train_ids, val_text=val_ids[:VAL_MAX_CHARS], checkpoint=output,
                       checkpoint_every=opts.checkpoint_every, sample_every=opts.sample_every)
     target = _target(trainer, opts)
+    if not _resuming(ctx, opts) or _given(ctx, "lr_schedule") or _given(ctx, "warmup"):
+        model.lr_schedule = _schedule(opts, trainer, target)
     if target is not None and model.iteration >= target:
         click.echo(f"'{output}' has already done {model.iteration:,} iterations "
                    f"(target {target:,}); raise --iterations or --epochs to train more.", err=True)
         return
     deadline = None if opts.time_limit is None else time.monotonic() + opts.time_limit
     started = time.monotonic()
-    with open_log(opts.log_path) as log, Progress(target, deadline, model) as progress:
+    progress = TrainingProgress(start_iteration=model.iteration, target=target, deadline=deadline,
+                                time_limit=opts.time_limit, seq_length=model.seq_length,
+                                batch_size=model.batch_size)
+    with open_log(opts.log_path) as log, progress:
         report = Reporter(progress, log, output)
         try:
             history = run_in_background(trainer, report, iterations=target, time_limit=opts.time_limit)
@@ -120,7 +172,22 @@ class TrainOptions:
     output: str
     hidden_size: int
     seq_length: int
-    learning_rate: float
+    learning_rate: Optional[float]
+    cell: str
+    num_layers: int
+    dropout: float
+    init: Optional[str]
+    optimizer: str
+    momentum: Optional[float]
+    alpha: Optional[float]
+    weight_decay: Optional[float]
+    grad_clip: float
+    clip_mode: Optional[str]
+    lr_schedule: str
+    lr_decay: float
+    lr_decay_after: float
+    lr_floor: float
+    warmup: int
     batch_size: int
     dtype: str
     seed: Optional[int]
@@ -188,6 +255,10 @@ def _check_length(train_ids: np.ndarray, val_ids: np.ndarray, model: CharRNN) ->
 # The model: new or resumed
 
 
+def _resuming(ctx: click.Context, opts: TrainOptions) -> bool:
+    return opts.resume and ctx.meta.get("crnn_resumed", False)
+
+
 def _can_resume(opts: TrainOptions) -> bool:
     """--resume was given and MODEL exists (if it does not, say a new one starts)."""
     if opts.resume and not os.path.exists(opts.output):
@@ -196,12 +267,53 @@ def _can_resume(opts: TrainOptions) -> bool:
     return opts.resume
 
 
+def _optimizer_settings(opts: TrainOptions) -> dict:
+    settings = {}
+    for name in ("momentum", "alpha", "weight_decay"):
+        value = getattr(opts, name)
+        if value is None:
+            continue
+        if name == "alpha" and opts.optimizer != "rmsprop" or \
+                name == "momentum" and opts.optimizer not in ("sgd", "rmsprop"):
+            fail(f"--{name.replace('_', '-')} is not a setting of --optimizer {opts.optimizer}")
+        if name == "weight_decay" and opts.optimizer == "adagrad":
+            fail("--weight-decay is not a setting of --optimizer adagrad (min-char-rnn's)")
+        settings[name] = value
+    return settings
+
+
 def _new_model(opts: TrainOptions, corpus: Corpus) -> CharRNN:
+    check_training_fits(opts.hidden_size, len(corpus.vocab), opts.seq_length, opts.batch_size,
+                        opts.dtype, opts.num_layers, opts.cell,
+                        optimizer_buffers=OPTIMIZER_BUFFERS[opts.optimizer])
     return CharRNN(
         corpus.vocab, hidden_size=opts.hidden_size, seq_length=opts.seq_length,
         learning_rate=opts.learning_rate, batch_size=opts.batch_size, dtype=opts.dtype,
-        seed=opts.seed,
+        seed=opts.seed, cell=opts.cell, num_layers=opts.num_layers, dropout=opts.dropout,
+        init=opts.init, optimizer=opts.optimizer, optimizer_settings=_optimizer_settings(opts),
+        grad_clip=None if opts.clip_mode == "none" else opts.grad_clip, clip_mode=opts.clip_mode,
     )
+
+
+# State buffers of each optimizer at its default settings (the memory estimate's).
+OPTIMIZER_BUFFERS = {"adagrad": 1, "adam": 2, "adamw": 2, "rmsprop": 1, "sgd": 1}
+
+
+def _schedule(opts: TrainOptions, trainer: Trainer, target: Optional[int]) -> Optional[dict]:
+    """The --lr-schedule spec (None: keep the model's), in iterations."""
+    epoch = trainer.epoch_iterations(1)
+    if opts.lr_schedule == "step":
+        spec = {"kind": "step", "every": epoch, "factor": opts.lr_decay,
+                "start": max(1, round(opts.lr_decay_after * epoch))}
+    elif opts.lr_schedule == "cosine":
+        if target is None:
+            fail("--lr-schedule cosine needs --iterations or --epochs (the length it decays over)")
+        spec = {"kind": "cosine", "total": target, "floor": opts.lr_floor}
+    else:
+        spec = {"kind": "constant"}
+    if opts.warmup:
+        spec = {"kind": "warmup", "iterations": opts.warmup, "inner": spec}
+    return spec
 
 
 def _resumed_model(ctx: click.Context, opts: TrainOptions, corpus: Corpus) -> CharRNN:
@@ -212,6 +324,9 @@ def _resumed_model(ctx: click.Context, opts: TrainOptions, corpus: Corpus) -> Ch
              f"does not know: {describe_chars(unknown)}; remove them from the text, or train "
              "a new model with --force instead of --resume")
     _check_shape_options(ctx, opts, model)
+    check_training_fits(model.hidden_size, model.vocab_size, model.seq_length, model.batch_size,
+                        model.dtype, model.num_layers, model.cell,
+                        optimizer_buffers=len(model.optimizer.state))
     if _given(ctx, "learning_rate") and opts.learning_rate != model.learning_rate:
         click.echo(f"Continuing with --learning-rate {opts.learning_rate:g} "
                    f"(the model was trained with {model.learning_rate:g}).", err=True)
@@ -220,8 +335,10 @@ def _resumed_model(ctx: click.Context, opts: TrainOptions, corpus: Corpus) -> Ch
 
 
 def _check_shape_options(ctx: click.Context, opts: TrainOptions, model: CharRNN) -> None:
+    flag = {"cell": "model", "num_layers": "layers"}
     clashes = [
-        f"--{name.replace('_', '-')} {getattr(opts, name)} (the model has {_model_value(model, name)})"
+        f"--{flag.get(name, name).replace('_', '-')} {getattr(opts, name)} "
+        f"(the model has {_model_value(model, name)})"
         for name in SHAPE_OPTIONS
         if _given(ctx, name) and str(getattr(opts, name)) != _model_value(model, name)
     ]
@@ -231,6 +348,12 @@ def _check_shape_options(ctx: click.Context, opts: TrainOptions, model: CharRNN)
 
 
 def _model_value(model: CharRNN, name: str) -> str:
+    if name == "init":
+        return model.network.init_scheme
+    if name == "optimizer":
+        return model.optimizer.name
+    if name in ("momentum", "alpha", "weight_decay"):
+        return str(model.optimizer.settings.get(name))
     value = getattr(model, name)
     return value.name if name == "dtype" else str(value)
 
@@ -243,14 +366,15 @@ def _model_value(model: CharRNN, name: str) -> str:
 class Reporter:
     """The Trainer's callback: progress, the CSV log and checkpoint notes."""
 
-    def __init__(self, progress: Progress, log: CsvLog, output: str) -> None:
+    def __init__(self, progress: TrainingProgress, log: CsvLog, output: str) -> None:
         self.progress, self.log, self.output = progress, log, output
 
     def __call__(self, trainer: Trainer, event: Event) -> None:
         if event.kind == "progress":
             self.log.add(event.iteration, event.loss, event.smooth_loss, event.chars_per_sec)
-            self.progress.update({"iteration": event.iteration, "smooth_loss": event.smooth_loss,
-                                  "chars_per_sec": event.chars_per_sec})
+            # TrainingProgress takes min-char-rnn's smooth loss (per seq_length chars).
+            self.progress.update({"iteration": event.iteration, "chars_per_sec": event.chars_per_sec,
+                                  "smooth_loss": event.smooth_loss * trainer.model.seq_length})
         elif event.kind == "checkpoint":
             self._checkpoint(trainer, event)
         elif event.kind == "sample":
