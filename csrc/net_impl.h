@@ -33,14 +33,16 @@ typedef struct {
     REAL *work;
     crnn_net_plan plan;
     int cell, L, B, T, H, V, GH, S, Vp, Vn;
+    size_t GHp; /* row stride of whh_t, wih_t, da, dhh (crnn_net_ld) */
     int one_stream; /* B == 1: products as dot products (rec_product) */
     FN(stopper) stop;
 } FN(net);
 
 /* One recurrent layer's buffers and parameters (see net_internal.h). */
 typedef struct {
-    REAL *hs, *cs, *tc, *pre, *hn, *xin, *whh_t, *wih_t, *bsum;
+    REAL *hs, *cs, *tc, *pre, *hn, *xin, *whh_t, *whh_p, *wih_t, *bsum;
     const REAL *w_ih, *w_hh, *b_ih, *b_hh;
+    FN(rec_weights) rw;
     const REAL *in; /* l > 0: the input sequence (T,B,H) */
     crnn_net_offsets at;
 } FN(layer);
@@ -64,6 +66,7 @@ static FN(net) FN(make_net)(REAL *work, const REAL *params,
     c.H = H;
     c.V = V;
     c.GH = crnn_net_gates(cell) * H;
+    c.GHp = crnn_net_ld((size_t)c.GH);
     c.S = crnn_net_state_width(cell, H);
     c.Vp = (int)crnn_padded((size_t)V);
     c.Vn = (V + LANES - 1) / LANES * LANES;
@@ -86,6 +89,7 @@ static FN(layer) FN(get_layer)(const FN(net) *c, int l)
     y.hn = base + p->hn;
     y.xin = base + p->xin;
     y.whh_t = base + p->whh_t;
+    y.whh_p = base + p->whh_p;
     y.wih_t = base + p->wih_t;
     y.bsum = base + p->bsum;
     y.at = crnn_net_layer_offsets(c->cell, c->L, c->H, c->V, l);
@@ -93,6 +97,11 @@ static FN(layer) FN(get_layer)(const FN(net) *c, int l)
     y.w_hh = c->params + y.at.w_hh;
     y.b_ih = c->params + y.at.b_ih;
     y.b_hh = c->cell == CRNN_CELL_RNN ? NULL : c->params + y.at.b_hh;
+    y.rw.w = y.w_hh;
+    y.rw.wt = y.whh_t;
+    y.rw.wp = y.whh_p;
+    y.rw.ldt = c->GHp;
+    y.rw.ldp = crnn_net_ld((size_t)c->H);
     y.in = NULL;
     if (l > 0) {
         const REAL *below = c->work + p->layers
@@ -111,11 +120,14 @@ static void FN(prepare)(const FN(net) *c, const REAL *state0, int tid, int nt)
     for (int l = 0; l < c->L; l++) {
         const FN(layer) y = FN(get_layer)(c, l);
         FN(share)((size_t)H, 4, tid, nt, &lo, &hi);
-        FN(crnn_transpose)(y.whh_t, (size_t)GH, y.w_hh, GH, H, (int)lo,
-                           (int)hi);
+        FN(crnn_transpose)(y.whh_t, c->GHp, y.w_hh, GH, H, (int)lo, (int)hi);
         if (l > 0)
-            FN(crnn_transpose)(y.wih_t, (size_t)GH, y.w_ih, GH, H, (int)lo,
+            FN(crnn_transpose)(y.wih_t, c->GHp, y.w_ih, GH, H, (int)lo,
                                (int)hi);
+        FN(share)((size_t)GH, 1, tid, nt, &lo, &hi);
+        for (size_t r = lo; r < hi; r++)
+            memcpy(y.whh_p + r * y.rw.ldp, y.w_hh + r * H,
+                   (size_t)H * sizeof(REAL));
         FN(share)((size_t)GH, CRNN_PAD, tid, nt, &lo, &hi);
         for (size_t j = lo; j < hi; j++)
             y.bsum[j] = c->cell == CRNN_CELL_LSTM ? y.b_ih[j] + y.b_hh[j]
@@ -153,7 +165,7 @@ static void FN(project_input)(const FN(net) *c, const FN(layer) *y, int l,
     for (size_t r = lo; r < hi; r++)
         memcpy(y->pre + r * GH, y->bsum, (size_t)GH * sizeof(REAL));
     FN(mm)(y->pre + lo * GH, (size_t)GH, y->in + lo * H, (size_t)H, y->wih_t,
-           (size_t)GH, (int)(hi - lo), GH, H, 1);
+           c->GHp, (int)(hi - lo), GH, H, 1);
 }
 
 /* One forward step of layer y at time t for streams [b0, b0 + n). */
@@ -166,16 +178,15 @@ static void FN(forward_step)(const FN(net) *c, const FN(layer) *y, int t,
     case CRNN_CELL_LSTM:
         FN(lstm_step)(y->pre + r0 * c->GH, y->hs + r1 * H, y->cs + r1 * H,
                       y->tc + r0 * H, y->hs + r0 * H, y->cs + r0 * H,
-                      y->w_hh, y->whh_t, n, H, one, dir);
+                      &y->rw, n, H, one, dir);
         break;
     case CRNN_CELL_GRU:
         FN(gru_step)(y->pre + r0 * c->GH, y->hn + r0 * H, y->hs + r1 * H,
                      y->hs + r0 * H, c->work + c->plan.hh + b0 * c->GH,
-                     y->b_hh, y->w_hh, y->whh_t, n, H, one, dir);
+                     y->b_hh, &y->rw, n, H, one, dir);
         break;
     default:
-        FN(rnn_step)(y->hs + r1 * H, y->hs + r0 * H, y->w_hh, y->whh_t, n, H,
-                     one, dir);
+        FN(rnn_step)(y->hs + r1 * H, y->hs + r0 * H, &y->rw, n, H, one, dir);
     }
 }
 

@@ -10,13 +10,40 @@
 #define FN(name) NET_CAT(name, SUFFIX, ISA)
 #define LANES (CRNN_VECTOR_BYTES / (int)sizeof(REAL))
 
+/* crnn_gemm over blocks of columns.  crnn_gemm passes over all N columns
+ * of a KC-row slice of B for every block of rows of A; when that slice is
+ * wider than L2 (the LSTM's W_hh^T is H x 4H) it comes back from L3 for
+ * every few rows.  Cut into blocks of PANEL_BYTES / (KC * sizeof(REAL))
+ * columns, a slice stays in L2 while all rows pass over it.  Each element
+ * of C still gets the same operations in the same order: the same bits. */
+#ifndef NET_PANEL_BYTES
+#define NET_PANEL_BYTES (256 * 1024)
+#endif
+static void FN(gemm_panels)(REAL *C, size_t ldc, const REAL *A, ptrdiff_t ars,
+                            ptrdiff_t aks, const REAL *Bm, ptrdiff_t ldb,
+                            int M, int N, int K, int beta)
+{
+    const int width = NET_PANEL_BYTES / (128 * (int)sizeof(REAL));
+    if (N <= width + width / 2) {
+        FN(crnn_gemm)(C, ldc, A, ars, aks, Bm, ldb, M, N, K, beta);
+        return;
+    }
+    /* blocks of even width, whole vectors but the last */
+    const int blocks = (N + width - 1) / width;
+    const int step = ((N + blocks - 1) / blocks + LANES - 1) / LANES * LANES;
+    for (int j = 0; j < N; j += step) {
+        const int n = N - j < step ? N - j : step;
+        FN(crnn_gemm)(C + j, ldc, A, ars, aks, Bm + j, ldb, M, n, K, beta);
+    }
+}
+
 /* C (M,N) = beta*C + A B, A (M,K) row stride lda, B (K,N) stride ldb. */
 CRNN_ALWAYS_INLINE void FN(mm)(REAL *C, size_t ldc, const REAL *A, size_t lda,
                                const REAL *Bm, size_t ldb, int M, int N,
                                int K, int beta)
 {
-    FN(crnn_gemm)(C, ldc, A, (ptrdiff_t)lda, 1, Bm, (ptrdiff_t)ldb, M, N, K,
-                  beta);
+    FN(gemm_panels)(C, ldc, A, (ptrdiff_t)lda, 1, Bm, (ptrdiff_t)ldb, M, N, K,
+                    beta);
 }
 
 /* C (M,N) = beta*C + A^T B, A (K,M) row stride lda. */
@@ -24,29 +51,64 @@ CRNN_ALWAYS_INLINE void FN(mm_tn)(REAL *C, size_t ldc, const REAL *A,
                                   size_t lda, const REAL *Bm, size_t ldb,
                                   int M, int N, int K, int beta)
 {
-    FN(crnn_gemm)(C, ldc, A, 1, (ptrdiff_t)lda, Bm, (ptrdiff_t)ldb, M, N, K,
-                  beta);
+    FN(gemm_panels)(C, ldc, A, 1, (ptrdiff_t)lda, Bm, (ptrdiff_t)ldb, M, N, K,
+                    beta);
 }
 
-/* The recurrent product of a step, C (n,N) (+)= A (n,K) W^T, with W (N,K)
- * and Wt = W^T (K,N) both at hand.  One stream (n == 1, chosen from B, never
- * from how streams are shared, so results do not depend on n_threads): dot
- * products with the rows of W; else a register-tiled product with Wt.  The
- * weights are walked backwards on alternate steps, so each step starts on
- * what the previous one read last (still in cache). */
-static void FN(rec_product)(REAL *C, const REAL *A, const REAL *W,
-                            const REAL *Wt, int n, int N, int K, int beta,
-                            int one_stream, int backwards)
+/* A layer's recurrent weights in the layouts the products read:
+ *   w   W_hh (G*H, H), row stride H (the parameters themselves)
+ *   wt  W_hh^T (H, G*H), row stride ldt (workspace copy)
+ *   wp  W_hh (G*H, H), row stride ldp (workspace copy)
+ * The copies' row strides are padded (crnn_net_ld) so that walking down a
+ * column does not map every row to the same cache sets. */
+typedef struct {
+    const REAL *w, *wt, *wp;
+    size_t ldt, ldp;
+} FN(rec_weights);
+
+/* C (n,N) (+)= A (n,K) B with B (K,N) row stride ldb, k walked backwards
+ * if asked: alternating the direction from one step to the next starts
+ * each step on the rows of the weights the previous one read last. */
+static void FN(mm_dir)(REAL *C, size_t ldc, const REAL *A, size_t lda,
+                       const REAL *Bm, size_t ldb, int n, int N, int K,
+                       int beta, int backwards)
 {
-    if (one_stream) {
-        FN(crnn_gemv_rows)(C, A, W, (size_t)K, N, K, beta, backwards, 0);
-        return;
-    }
     if (!backwards || K == 0)
-        FN(mm)(C, (size_t)N, A, (size_t)K, Wt, (size_t)N, n, N, K, beta);
+        FN(gemm_panels)(C, ldc, A, (ptrdiff_t)lda, 1, Bm, (ptrdiff_t)ldb, n, N,
+                        K, beta);
     else
-        FN(crnn_gemm)(C, (size_t)N, A + (K - 1), K, -1,
-                      Wt + (size_t)(K - 1) * N, -(ptrdiff_t)N, n, N, K, beta);
+        FN(gemm_panels)(C, ldc, A + (K - 1), (ptrdiff_t)lda, -1,
+                        Bm + (size_t)(K - 1) * ldb, -(ptrdiff_t)ldb, n, N, K,
+                        beta);
+}
+
+/* The recurrent product of a forward step for all gates at once:
+ * C (n, GH) (+)= hprev (n, H) W_hh^T.  One stream (chosen from B, never
+ * from how streams are shared, so results do not depend on n_threads):
+ * dot products with the rows of W_hh; else a register-tiled product. */
+static void FN(rec_forward)(REAL *C, const REAL *hprev,
+                            const FN(rec_weights) *rw, int n, int GH, int H,
+                            int beta, int one_stream, int backwards)
+{
+    if (one_stream)
+        FN(crnn_gemv_rows)(C, hprev, rw->w, (size_t)H, GH, H, beta, backwards,
+                           0);
+    else
+        FN(mm_dir)(C, (size_t)GH, hprev, (size_t)H, rw->wt, rw->ldt, n, GH, H,
+                   beta, backwards);
+}
+
+/* The recurrent product of a backward step: C (n, H) (+)= da (n, GH) W_hh,
+ * da with row stride lda. */
+static void FN(rec_backward)(REAL *C, const REAL *da, size_t lda,
+                             const FN(rec_weights) *rw, int n, int GH, int H,
+                             int beta, int one_stream, int backwards)
+{
+    if (one_stream)
+        FN(crnn_gemv_rows)(C, da, rw->wt, rw->ldt, H, GH, beta, backwards, 0);
+    else
+        FN(mm_dir)(C, (size_t)H, da, lda, rw->wp, rw->ldp, n, H, GH, beta,
+                   backwards);
 }
 
 /* x = 1 / (1 + exp(-x)) in place over n elements. */
