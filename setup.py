@@ -6,6 +6,7 @@ Environment switches:
   CRNN_OPENMP=0    build without OpenMP (the kernels then use one thread)
 """
 
+import glob
 import os
 import sys
 import tempfile
@@ -99,6 +100,8 @@ ext = Extension(
     "crnn._kernels",
     sources=sources,
     include_dirs=["csrc", numpy.get_include()],
+    # headers hold the kernel templates: a change to one rebuilds the sources
+    depends=sorted(glob.glob("csrc/*.h") + glob.glob("csrc/layers/*.h")),
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=compile_args,
     extra_link_args=link_args,

@@ -179,25 +179,29 @@ def make_runner(impl, cell, L, H, T, B, mode, threads):
 
 
 def measure(runner, repeats, quick):
-    """Median chars/s over repeats of ~target seconds each, after a warm-up."""
+    """Median chars/s over repeats of ~target seconds each, after a warm-up:
+    by wall-clock time, and by the process's CPU time (which, for one
+    thread, is robust to other processes taking turns on the cores)."""
     target = 0.3 if quick else 1.0
     t0 = time.perf_counter()
     chars = runner.run(1)
     once = max(time.perf_counter() - t0, 1e-6)
     n = max(1, int(target / once))
-    rates = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         chars = runner.run(n)
-        rates.append(chars / (time.perf_counter() - t0))
-    return statistics.median(rates), rates
+        t1, c1 = time.perf_counter(), time.process_time()
+        wall.append(chars / (t1 - t0))
+        cpu.append(chars / max(c1 - c0, 1e-9))
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def worker(spec_json):
     spec = json.loads(spec_json)
     runner = make_runner("torch", *spec["row"][1:])
-    median, rates = measure(runner, spec["repeats"], spec["quick"])
-    print(json.dumps({"median": median, "rates": rates}))
+    wall, cpu = measure(runner, spec["repeats"], spec["quick"])
+    print(json.dumps({"wall": wall, "cpu": cpu}))
 
 
 def torch_row(python, row, repeats, quick):
@@ -209,7 +213,8 @@ def torch_row(python, row, repeats, quick):
     if r.returncode != 0:
         print(r.stderr, file=sys.stderr)
         return None
-    return json.loads(r.stdout.strip().splitlines()[-1])["median"]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    return out["wall"], out["cpu"]
 
 
 # ---------------------------------------------------------------- peak
@@ -295,12 +300,16 @@ def main(argv=None):
     print("-" * len(head))
     for row in rows:
         name, cell, L, H, T, B, mode, threads = row
-        crnn, _ = measure(make_runner("crnn", *row[1:]), args.repeats, args.quick)
-        torch = None if args.no_torch else torch_row(args.torch_python, list(row),
-                                                     args.repeats, args.quick)
+        crnn, crnn_cpu = measure(make_runner("crnn", *row[1:]), args.repeats, args.quick)
+        torch = torch_cpu = None
+        if not args.no_torch:
+            got = torch_row(args.torch_python, list(row), args.repeats, args.quick)
+            if got:
+                torch, torch_cpu = got
         entry = {"row": name, "cell": cell, "layers": L, "H": H, "T": T, "B": B,
                  "mode": mode, "threads": threads, "crnn_chars_per_s": crnn,
-                 "torch_chars_per_s": torch}
+                 "torch_chars_per_s": torch, "crnn_chars_per_cpu_s": crnn_cpu,
+                 "torch_chars_per_cpu_s": torch_cpu}
         target = next((v for k, v in TARGETS.items() if name.startswith(k)), None)
         extra = ""
         gflops = pct = None
@@ -315,7 +324,11 @@ def main(argv=None):
             entry["GB_per_s"] = crnn * nbytes / 1e9
             extra = f"{nbytes / 1e6:.2f} MB/char, {entry['GB_per_s']:.1f} GB/s"
         speedup = crnn / torch if torch else None
-        entry.update(speedup=speedup, target=target, gflops=gflops, pct_peak=pct)
+        cpu_speedup = crnn_cpu / torch_cpu if torch_cpu and threads == 1 else None
+        if cpu_speedup:
+            extra += f"{'; ' if extra else ''}by CPU time: {crnn_cpu:,.0f} vs {torch_cpu:,.0f} = {cpu_speedup:.2f}x"
+        entry.update(speedup=speedup, cpu_speedup=cpu_speedup, target=target, gflops=gflops,
+                     pct_peak=pct)
         results["rows"].append(entry)
         fmt = lambda x, f: format(x, f) if x is not None else "-"
         print(f"{name:24} {crnn:13,.0f} {fmt(torch, '14,.0f')} {fmt(speedup, '8.2f')}x "

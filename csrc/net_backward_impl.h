@@ -10,7 +10,7 @@
 static void FN(backward_step)(const FN(net) *c, const FN(layer) *y, int t,
                               size_t b0, int n, int want_carry)
 {
-    const int B = c->B, H = c->H, GH = c->GH, one = c->one_stream;
+    const int B = c->B, H = c->H, GH = c->GH;
     const int has = t < c->T - 1, dir = t & 1;
     const size_t r0 = (size_t)t * B + b0;
     const size_t ld = c->GHp;
@@ -21,16 +21,16 @@ static void FN(backward_step)(const FN(net) *c, const FN(layer) *y, int t,
     case CRNN_CELL_LSTM:
         FN(lstm_back_step)(da, carry, carry + (size_t)B * H, dh_ext,
                            y->pre + r0 * GH, y->tc + r0 * H, y->cs + r0 * H,
-                           has, want_carry, ld, &y->rw, n, H, one, dir);
+                           has, want_carry, ld, &y->rw, n, H, dir);
         break;
     case CRNN_CELL_GRU:
         FN(gru_back_step)(da, c->work + c->plan.dhh + r0 * ld, carry, dh_ext,
                           y->pre + r0 * GH, y->hn + r0 * H, y->hs + r0 * H,
-                          has, want_carry, ld, &y->rw, n, H, one, dir);
+                          has, want_carry, ld, &y->rw, n, H, dir);
         break;
     default:
         FN(rnn_back_step)(da, carry, dh_ext, y->hs + (r0 + B) * H, has,
-                          want_carry, ld, &y->rw, n, H, one, dir);
+                          want_carry, ld, &y->rw, n, H, dir);
     }
 }
 

@@ -99,9 +99,9 @@ static FN(layer) FN(get_layer)(const FN(net) *c, int l)
     y.b_hh = c->cell == CRNN_CELL_RNN ? NULL : c->params + y.at.b_hh;
     y.rw.w = y.w_hh;
     y.rw.wt = y.whh_t;
-    y.rw.wp = y.whh_p;
+    y.rw.wp = c->one_stream ? y.w_hh : y.whh_p;
     y.rw.ldt = c->GHp;
-    y.rw.ldp = crnn_net_ld((size_t)c->H);
+    y.rw.ldp = c->one_stream ? (size_t)c->H : crnn_net_ld((size_t)c->H);
     y.in = NULL;
     if (l > 0) {
         const REAL *below = c->work + p->layers
@@ -120,14 +120,17 @@ static void FN(prepare)(const FN(net) *c, const REAL *state0, int tid, int nt)
     for (int l = 0; l < c->L; l++) {
         const FN(layer) y = FN(get_layer)(c, l);
         FN(share)((size_t)H, 4, tid, nt, &lo, &hi);
-        FN(crnn_transpose)(y.whh_t, c->GHp, y.w_hh, GH, H, (int)lo, (int)hi);
         if (l > 0)
             FN(crnn_transpose)(y.wih_t, c->GHp, y.w_ih, GH, H, (int)lo,
                                (int)hi);
-        FN(share)((size_t)GH, 1, tid, nt, &lo, &hi);
-        for (size_t r = lo; r < hi; r++)
-            memcpy(y.whh_p + r * y.rw.ldp, y.w_hh + r * H,
-                   (size_t)H * sizeof(REAL));
+        if (!c->one_stream) { /* one stream reads W_hh itself */
+            FN(crnn_transpose)(y.whh_t, c->GHp, y.w_hh, GH, H, (int)lo,
+                               (int)hi);
+            FN(share)((size_t)GH, 1, tid, nt, &lo, &hi);
+            for (size_t r = lo; r < hi; r++)
+                memcpy(y.whh_p + r * y.rw.ldp, y.w_hh + r * H,
+                       (size_t)H * sizeof(REAL));
+        }
         FN(share)((size_t)GH, CRNN_PAD, tid, nt, &lo, &hi);
         for (size_t j = lo; j < hi; j++)
             y.bsum[j] = c->cell == CRNN_CELL_LSTM ? y.b_ih[j] + y.b_hh[j]

@@ -10,39 +10,97 @@
 #define FN(name) NET_CAT(name, SUFFIX, ISA)
 #define LANES (CRNN_VECTOR_BYTES / (int)sizeof(REAL))
 
-/* crnn_gemm over blocks of columns.  crnn_gemm passes over all N columns
- * of a KC-row slice of B for every block of rows of A; when that slice is
- * wider than L2 (the LSTM's W_hh^T is H x 4H) it comes back from L3 for
- * every few rows.  Cut into blocks of PANEL_BYTES / (KC * sizeof(REAL))
- * columns, a slice stays in L2 while all rows pass over it.  Each element
- * of C still gets the same operations in the same order: the same bits. */
-#ifndef NET_PANEL_BYTES
-#define NET_PANEL_BYTES (256 * 1024)
-#endif
-static void FN(gemm_panels)(REAL *C, size_t ldc, const REAL *A, ptrdiff_t ars,
-                            ptrdiff_t aks, const REAL *Bm, ptrdiff_t ldb,
-                            int M, int N, int K, int beta)
+/* C (M,N) = beta*C + op(A) B, as crnn_gemm computes it (same arguments),
+ * with the loops ordered for the caches.  crnn_gemm passes over all N
+ * columns of a KC-row slice of B for every block of rows of A, so for a
+ * wide B (the LSTM's W_hh^T is H x 4H) the slice comes back from L2 or L3
+ * for every few rows.  Here, for each KC slice and each block of MC rows of
+ * A (in L2), the columns go in strips one register tile wide, and all the
+ * row blocks pass over a strip while it is in L1.  The tiles are
+ * crnn_gemm's own (ops_impl.h): every element of C gets the same
+ * operations in the same order, so the result is the same bits.  Strips
+ * share the vectors evenly, so a ragged last vector (overlapping the one
+ * before it, as in crnn_gemm) always lies inside the same tile. */
+#if CRNN_VECTOR_EXT
+#define NET_MR (CRNN_VECTOR_REGS >= 32 ? 8 : 4) /* crnn_gemm's rows per tile */
+#define NET_NV 3                              /* vectors per tile at NET_MR */
+#define NET_KC 128                            /* crnn_gemm's K slice */
+#define NET_MC (64 * 1024 / (NET_KC * (int)sizeof(REAL)))
+
+#define NET_TILE(mr, nv)                                                     \
+    FN(tile_v)(C + (size_t)i * ldc + j, ldc, a + i * ars, ars, aks, b + j,    \
+               ldb, kc, load_c, mr, nv, last)
+#define NET_STRIP(mr)                                                        \
+    do {                                                                     \
+        if (nv == 3)                                                         \
+            NET_TILE(mr, 3);                                                 \
+        else if (nv == 2)                                                    \
+            NET_TILE(mr, 2);                                                 \
+        else                                                                 \
+            NET_TILE(mr, 1);                                                 \
+    } while (0)
+
+static void FN(gemm_blocked)(REAL *C, size_t ldc, const REAL *A,
+                             ptrdiff_t ars, ptrdiff_t aks, const REAL *Bm,
+                             ptrdiff_t ldb, int M, int N, int K, int beta)
 {
-    const int width = NET_PANEL_BYTES / (128 * (int)sizeof(REAL));
-    if (N <= width + width / 2) {
+    if (N < LANES || K == 0) {
         FN(crnn_gemm)(C, ldc, A, ars, aks, Bm, ldb, M, N, K, beta);
         return;
     }
-    /* blocks of even width, whole vectors but the last */
-    const int blocks = (N + width - 1) / width;
-    const int step = ((N + blocks - 1) / blocks + LANES - 1) / LANES * LANES;
-    for (int j = 0; j < N; j += step) {
-        const int n = N - j < step ? N - j : step;
-        FN(crnn_gemm)(C + j, ldc, A, ars, aks, Bm + j, ldb, M, n, K, beta);
+    const int nvec = (N + LANES - 1) / LANES;
+    const int strips = (nvec + NET_NV - 1) / NET_NV;
+    for (int k0 = 0; k0 < K; k0 += NET_KC) {
+        const int kc = K - k0 < NET_KC ? K - k0 : NET_KC;
+        const int load_c = beta || k0 > 0;
+        const REAL *a = A + k0 * aks, *b = Bm + k0 * ldb;
+        for (int i0 = 0; i0 < M; i0 += NET_MC) {
+            const int i1 = M - i0 < NET_MC ? M : i0 + NET_MC;
+            int j = 0;
+            for (int s = 0; s < strips; s++) {
+                const int nv = nvec / strips + (s < nvec % strips);
+                const size_t last = j + nv * LANES <= N
+                                        ? (size_t)(nv - 1) * LANES
+                                        : (size_t)(N - LANES - j);
+                int i = i0;
+                for (; i1 - i >= NET_MR; i += NET_MR)
+                    NET_STRIP(NET_MR);
+                if (NET_MR > 4 && i1 - i >= 4) {
+                    NET_STRIP(4);
+                    i += 4;
+                }
+                if (i1 - i >= 2) {
+                    NET_STRIP(2);
+                    i += 2;
+                }
+                if (i1 - i >= 1)
+                    NET_STRIP(1);
+                j += nv * LANES;
+            }
+        }
     }
 }
+#undef NET_STRIP
+#undef NET_TILE
+#undef NET_MR
+#undef NET_NV
+#undef NET_KC
+#undef NET_MC
+#else
+static void FN(gemm_blocked)(REAL *C, size_t ldc, const REAL *A,
+                             ptrdiff_t ars, ptrdiff_t aks, const REAL *Bm,
+                             ptrdiff_t ldb, int M, int N, int K, int beta)
+{
+    FN(crnn_gemm)(C, ldc, A, ars, aks, Bm, ldb, M, N, K, beta);
+}
+#endif
 
 /* C (M,N) = beta*C + A B, A (M,K) row stride lda, B (K,N) stride ldb. */
 CRNN_ALWAYS_INLINE void FN(mm)(REAL *C, size_t ldc, const REAL *A, size_t lda,
                                const REAL *Bm, size_t ldb, int M, int N,
                                int K, int beta)
 {
-    FN(gemm_panels)(C, ldc, A, (ptrdiff_t)lda, 1, Bm, (ptrdiff_t)ldb, M, N, K,
+    FN(gemm_blocked)(C, ldc, A, (ptrdiff_t)lda, 1, Bm, (ptrdiff_t)ldb, M, N, K,
                     beta);
 }
 
@@ -51,14 +109,15 @@ CRNN_ALWAYS_INLINE void FN(mm_tn)(REAL *C, size_t ldc, const REAL *A,
                                   size_t lda, const REAL *Bm, size_t ldb,
                                   int M, int N, int K, int beta)
 {
-    FN(gemm_panels)(C, ldc, A, 1, (ptrdiff_t)lda, Bm, (ptrdiff_t)ldb, M, N, K,
+    FN(gemm_blocked)(C, ldc, A, 1, (ptrdiff_t)lda, Bm, (ptrdiff_t)ldb, M, N, K,
                     beta);
 }
 
 /* A layer's recurrent weights in the layouts the products read:
  *   w   W_hh (G*H, H), row stride H (the parameters themselves)
- *   wt  W_hh^T (H, G*H), row stride ldt (workspace copy)
- *   wp  W_hh (G*H, H), row stride ldp (workspace copy)
+ *   wt  W_hh^T (H, G*H), row stride ldt (workspace copy; B > 1 only)
+ *   wp  W_hh (G*H, H), row stride ldp (workspace copy; for one stream,
+ *       the parameters themselves)
  * The copies' row strides are padded (crnn_net_ld) so that walking down a
  * column does not map every row to the same cache sets. */
 typedef struct {
@@ -74,10 +133,10 @@ static void FN(mm_dir)(REAL *C, size_t ldc, const REAL *A, size_t lda,
                        int beta, int backwards)
 {
     if (!backwards || K == 0)
-        FN(gemm_panels)(C, ldc, A, (ptrdiff_t)lda, 1, Bm, (ptrdiff_t)ldb, n, N,
+        FN(gemm_blocked)(C, ldc, A, (ptrdiff_t)lda, 1, Bm, (ptrdiff_t)ldb, n, N,
                         K, beta);
     else
-        FN(gemm_panels)(C, ldc, A + (K - 1), (ptrdiff_t)lda, -1,
+        FN(gemm_blocked)(C, ldc, A + (K - 1), (ptrdiff_t)lda, -1,
                         Bm + (size_t)(K - 1) * ldb, -(ptrdiff_t)ldb, n, N, K,
                         beta);
 }
@@ -99,16 +158,15 @@ static void FN(rec_forward)(REAL *C, const REAL *hprev,
 }
 
 /* The recurrent product of a backward step: C (n, H) (+)= da (n, GH) W_hh,
- * da with row stride lda. */
+ * da with row stride lda.  A product with W_hh as stored (the padded copy,
+ * or for one stream the parameters themselves: with one row of da it reads
+ * W_hh row by row, as fast as dot products, and needs no transposed copy). */
 static void FN(rec_backward)(REAL *C, const REAL *da, size_t lda,
                              const FN(rec_weights) *rw, int n, int GH, int H,
-                             int beta, int one_stream, int backwards)
+                             int beta, int backwards)
 {
-    if (one_stream)
-        FN(crnn_gemv_rows)(C, da, rw->wt, rw->ldt, H, GH, beta, backwards, 0);
-    else
-        FN(mm_dir)(C, (size_t)H, da, lda, rw->wp, rw->ldp, n, H, GH, beta,
-                   backwards);
+    FN(mm_dir)(C, (size_t)H, da, lda, rw->wp, rw->ldp, n, H, GH, beta,
+               backwards);
 }
 
 /* x = 1 / (1 + exp(-x)) in place over n elements. */

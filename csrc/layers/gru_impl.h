@@ -50,7 +50,7 @@ static void FN(gru_back_step)(REAL *restrict da, REAL *restrict dhh,
                               const REAL *restrict hprev, int has_carry,
                               int want_carry, size_t lda,
                               const FN(rec_weights) *rw, int n, int H,
-                              int one_stream, int backwards)
+                              int backwards)
 {
     const size_t G = 3 * (size_t)H;
     for (int s = 0; s < n; s++) {
@@ -72,6 +72,5 @@ static void FN(gru_back_step)(REAL *restrict da, REAL *restrict dhh,
         }
     }
     if (want_carry)
-        FN(rec_backward)(carry, dhh, lda, rw, n, 3 * H, H, 1, one_stream,
-                         backwards);
+        FN(rec_backward)(carry, dhh, lda, rw, n, 3 * H, H, 1, backwards);
 }

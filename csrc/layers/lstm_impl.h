@@ -48,7 +48,7 @@ static void FN(lstm_back_step)(REAL *restrict da, REAL *restrict carry_h,
                                const REAL *restrict cprev, int has_carry,
                                int want_carry, size_t lda,
                                const FN(rec_weights) *rw, int n, int H,
-                               int one_stream, int backwards)
+                               int backwards)
 {
     const size_t G = 4 * (size_t)H;
     for (int s = 0; s < n; s++) {
@@ -70,6 +70,5 @@ static void FN(lstm_back_step)(REAL *restrict da, REAL *restrict carry_h,
         }
     }
     if (want_carry)
-        FN(rec_backward)(carry_h, da, lda, rw, n, 4 * H, H, 0, one_stream,
-                         backwards);
+        FN(rec_backward)(carry_h, da, lda, rw, n, 4 * H, H, 0, backwards);
 }

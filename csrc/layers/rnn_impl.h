@@ -26,7 +26,7 @@ static void FN(rnn_back_step)(REAL *restrict da, REAL *restrict carry,
                               const REAL *restrict h, int has_carry,
                               int want_carry, size_t lda,
                               const FN(rec_weights) *rw, int n, int H,
-                              int one_stream, int backwards)
+                              int backwards)
 {
     for (int s = 0; s < n; s++) {
         const size_t o = (size_t)s * H;
@@ -36,6 +36,5 @@ static void FN(rnn_back_step)(REAL *restrict da, REAL *restrict carry,
                    * (1 - h[o + k] * h[o + k]);
     }
     if (want_carry)
-        FN(rec_backward)(carry, da, lda, rw, n, H, H, 0, one_stream,
-                         backwards);
+        FN(rec_backward)(carry, da, lda, rw, n, H, H, 0, backwards);
 }
