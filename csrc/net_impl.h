@@ -40,7 +40,7 @@ typedef struct {
 
 /* One recurrent layer's buffers and parameters (see net_internal.h). */
 typedef struct {
-    REAL *hs, *cs, *tc, *pre, *hn, *xin, *whh_t, *whh_p, *wih_t, *bsum;
+    REAL *hs, *cs, *tc, *pre, *hn, *xin, *whh_t, *whh_p, *whh_tp, *wih_t, *bsum;
     const REAL *w_ih, *w_hh, *b_ih, *b_hh;
     FN(rec_weights) rw;
     const REAL *in; /* l > 0: the input sequence (T,B,H) */
@@ -90,6 +90,7 @@ static FN(layer) FN(get_layer)(const FN(net) *c, int l)
     y.xin = base + p->xin;
     y.whh_t = base + p->whh_t;
     y.whh_p = base + p->whh_p;
+    y.whh_tp = base + p->whh_tp;
     y.wih_t = base + p->wih_t;
     y.bsum = base + p->bsum;
     y.at = crnn_net_layer_offsets(c->cell, c->L, c->H, c->V, l);
@@ -99,9 +100,10 @@ static FN(layer) FN(get_layer)(const FN(net) *c, int l)
     y.b_hh = c->cell == CRNN_CELL_RNN ? NULL : c->params + y.at.b_hh;
     y.rw.w = y.w_hh;
     y.rw.wt = y.whh_t;
+    y.rw.wtp = y.whh_tp;
     y.rw.wp = c->one_stream ? y.w_hh : y.whh_p;
     y.rw.ldt = c->GHp;
-    y.rw.ldp = c->one_stream ? (size_t)c->H : crnn_net_ld((size_t)c->H);
+    y.rw.packed = !c->one_stream;
     y.in = NULL;
     if (l > 0) {
         const REAL *below = c->work + p->layers
@@ -126,10 +128,9 @@ static void FN(prepare)(const FN(net) *c, const REAL *state0, int tid, int nt)
         if (!c->one_stream) { /* one stream reads W_hh itself */
             FN(crnn_transpose)(y.whh_t, c->GHp, y.w_hh, GH, H, (int)lo,
                                (int)hi);
+            FN(pack_rows)(y.whh_tp, y.whh_t, c->GHp, H, GH, (int)lo, (int)hi);
             FN(share)((size_t)GH, 1, tid, nt, &lo, &hi);
-            for (size_t r = lo; r < hi; r++)
-                memcpy(y.whh_p + r * y.rw.ldp, y.w_hh + r * H,
-                       (size_t)H * sizeof(REAL));
+            FN(pack_rows)(y.whh_p, y.w_hh, (size_t)H, GH, H, (int)lo, (int)hi);
         }
         FN(share)((size_t)GH, CRNN_PAD, tid, nt, &lo, &hi);
         for (size_t j = lo; j < hi; j++)

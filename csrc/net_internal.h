@@ -36,7 +36,8 @@ static inline size_t crnn_net_ld(size_t n)
  *               hn (T,B,H)    gru: W_hn h + b_hn of each step
  *               xin (T,B,H)   layers > 0 with dropout: the masked input
  *               whh_t (H,GH)  W_hh transposed     (row stride ld(GH))
- *               whh_p (GH,H)  W_hh                (row stride ld(H))
+ *               whh_p (GH,H)  W_hh packed (pack_rows in layers/common_impl.h)
+ *               whh_tp (H,GH) W_hh^T packed
  *               wih_t (H,GH)  layers > 0: W_ih transposed (ld(GH))
  *               bsum (GH)     the biases added to the input projection
  *   shared:     wout_t (H,Vp), probs (T,B,Vp), row_loss (T*B doubles),
@@ -47,7 +48,7 @@ static inline size_t crnn_net_ld(size_t n)
  *               carry (B,S) the gradient flowing into the previous step */
 typedef struct {
     size_t layer_stride;
-    size_t hs, cs, tc, pre, hn, xin, whh_t, whh_p, wih_t, bsum; /* in a block */
+    size_t hs, cs, tc, pre, hn, xin, whh_t, whh_p, whh_tp, wih_t, bsum;
     size_t layers, wout_t, probs, row_loss, hh, forward_total;
     size_t dy, dh_ext, da, dhh, carry, total;
 } crnn_net_plan;

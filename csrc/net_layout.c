@@ -113,7 +113,7 @@ crnn_net_plan crnn_net_workspace_plan(int cell, int L, int B, int T, int H,
 {
     const size_t b = (size_t)B, t = (size_t)T, h = (size_t)H;
     const size_t gh = mul((size_t)crnn_net_gates(cell), h);
-    const size_t ghp = crnn_net_ld(gh), hp = crnn_net_ld(h);
+    const size_t ghp = crnn_net_ld(gh);
     const size_t tbh = mul(mul(t, b), h), tbgh = mul(mul(t, b), gh);
     const size_t vp = crnn_padded((size_t)V);
     const int lstm = cell == CRNN_CELL_LSTM, gru = cell == CRNN_CELL_GRU;
@@ -131,7 +131,8 @@ crnn_net_plan crnn_net_workspace_plan(int cell, int L, int B, int T, int H,
     PIECE(hn, gru ? tbh : 0);
     PIECE(xin, L > 1 ? tbh : 0);
     PIECE(whh_t, mul(h, ghp));
-    PIECE(whh_p, mul(gh, hp));
+    PIECE(whh_p, mul(gh, h));
+    PIECE(whh_tp, mul(h, gh));
     PIECE(wih_t, L > 1 ? mul(h, ghp) : 0);
     PIECE(bsum, gh);
     p.layer_stride = at;

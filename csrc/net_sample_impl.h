@@ -24,8 +24,10 @@ static void FN(crnn_net_sample)(int32_t *out, REAL *state, REAL *work,
                                                              : NULL;
             FN(rec_weights) rw;
             rw.w = params + o.w_hh;
-            rw.wt = rw.wp = NULL;
-            rw.ldt = rw.ldp = 0;
+            rw.wt = rw.wtp = NULL;
+            rw.wp = rw.w;
+            rw.packed = 0;
+            rw.ldt = 0;
             REAL *h = state + (size_t)l * S;
             if (l == 0) {
                 const REAL *row = params + o.w_ih + (size_t)x * GH;

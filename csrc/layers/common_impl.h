@@ -44,7 +44,8 @@ static void FN(gemm_blocked)(REAL *C, size_t ldc, const REAL *A,
                              ptrdiff_t ars, ptrdiff_t aks, const REAL *Bm,
                              ptrdiff_t ldb, int M, int N, int K, int beta)
 {
-    if (N < LANES || K == 0) {
+    /* a few rows: crnn_gemm's wider tiles keep enough sums in flight */
+    if (M < NET_MR || N < LANES || K == 0) {
         FN(crnn_gemm)(C, ldc, A, ars, aks, Bm, ldb, M, N, K, beta);
         return;
     }
@@ -80,6 +81,81 @@ static void FN(gemm_blocked)(REAL *C, size_t ldc, const REAL *A,
         }
     }
 }
+
+/* Packed B: for each KC-row slice, each strip of columns (as gemm_blocked
+ * cuts them) stored as its own contiguous block of rows, so a tile reads B
+ * sequentially.  The recurrent weights are packed once per chunk and read
+ * at every step.  Rows [k0, k1) of B (K,N), row stride ldb, into P (K*N). */
+static void FN(pack_rows)(REAL *P, const REAL *Bm, size_t ldb, int K, int N,
+                          int k0, int k1)
+{
+    if (N < LANES) { /* gemm_packed falls back to row-major */
+        for (int k = k0; k < k1; k++)
+            memcpy(P + (size_t)k * N, Bm + k * ldb, (size_t)N * sizeof(REAL));
+        return;
+    }
+    (void)K;
+    const int nvec = (N + LANES - 1) / LANES;
+    const int strips = (nvec + NET_NV - 1) / NET_NV;
+    for (int k = k0; k < k1; k++) {
+        const int q0 = k / NET_KC * NET_KC;
+        const int kc = K - q0 < NET_KC ? K - q0 : NET_KC;
+        REAL *slice = P + (size_t)q0 * N;
+        int j = 0;
+        for (int s = 0; s < strips; s++) {
+            const int nv = nvec / strips + (s < nvec % strips);
+            const int w = j + nv * LANES <= N ? nv * LANES : N - j;
+            memcpy(slice + (size_t)kc * j + (size_t)(k - q0) * w, Bm + k * ldb + j,
+                   (size_t)w * sizeof(REAL));
+            j += nv * LANES;
+        }
+    }
+}
+
+/* C (M,N) = beta*C + op(A) B with B packed by pack_rows: gemm_blocked's
+ * loops and tiles (the same bits as crnn_gemm over B itself). */
+static void FN(gemm_packed)(REAL *C, size_t ldc, const REAL *A, ptrdiff_t ars,
+                            ptrdiff_t aks, const REAL *P, int M, int N, int K,
+                            int beta)
+{
+    if (N < LANES || K == 0) {
+        FN(crnn_gemm)(C, ldc, A, ars, aks, P, N, M, N, K, beta);
+        return;
+    }
+    const int nvec = (N + LANES - 1) / LANES;
+    const int strips = (nvec + NET_NV - 1) / NET_NV;
+    for (int k0 = 0; k0 < K; k0 += NET_KC) {
+        const int kc = K - k0 < NET_KC ? K - k0 : NET_KC;
+        const int load_c = beta || k0 > 0;
+        const REAL *a = A + k0 * aks, *slice = P + (size_t)k0 * N;
+        for (int i0 = 0; i0 < M; i0 += NET_MC) {
+            const int i1 = M - i0 < NET_MC ? M : i0 + NET_MC;
+            int j = 0;
+            for (int s = 0; s < strips; s++) {
+                const int nv = nvec / strips + (s < nvec % strips);
+                const int full = j + nv * LANES <= N;
+                const size_t last = full ? (size_t)(nv - 1) * LANES
+                                         : (size_t)(N - LANES - j);
+                const int ldb = full ? nv * LANES : N - j;
+                const REAL *b = slice + (size_t)kc * j - j; /* b + j: strip */
+                int i = i0;
+                for (; i1 - i >= NET_MR; i += NET_MR)
+                    NET_STRIP(NET_MR);
+                if (NET_MR > 4 && i1 - i >= 4) {
+                    NET_STRIP(4);
+                    i += 4;
+                }
+                if (i1 - i >= 2) {
+                    NET_STRIP(2);
+                    i += 2;
+                }
+                if (i1 - i >= 1)
+                    NET_STRIP(1);
+                j += nv * LANES;
+            }
+        }
+    }
+}
 #undef NET_STRIP
 #undef NET_TILE
 #undef NET_MR
@@ -92,6 +168,20 @@ static void FN(gemm_blocked)(REAL *C, size_t ldc, const REAL *A,
                              ptrdiff_t ldb, int M, int N, int K, int beta)
 {
     FN(crnn_gemm)(C, ldc, A, ars, aks, Bm, ldb, M, N, K, beta);
+}
+static void FN(pack_rows)(REAL *P, const REAL *Bm, size_t ldb, int K, int N,
+                          int k0, int k1)
+{
+    (void)K;
+    for (int k = k0; k < k1; k++)
+        memcpy(P + (size_t)k * N, Bm + k * ldb, (size_t)N * sizeof(REAL));
+}
+
+static void FN(gemm_packed)(REAL *C, size_t ldc, const REAL *A, ptrdiff_t ars,
+                            ptrdiff_t aks, const REAL *P, int M, int N, int K,
+                            int beta)
+{
+    FN(crnn_gemm)(C, ldc, A, ars, aks, P, N, M, N, K, beta);
 }
 #endif
 
@@ -114,15 +204,15 @@ CRNN_ALWAYS_INLINE void FN(mm_tn)(REAL *C, size_t ldc, const REAL *A,
 }
 
 /* A layer's recurrent weights in the layouts the products read:
- *   w   W_hh (G*H, H), row stride H (the parameters themselves)
- *   wt  W_hh^T (H, G*H), row stride ldt (workspace copy; B > 1 only)
- *   wp  W_hh (G*H, H), row stride ldp (workspace copy; for one stream,
- *       the parameters themselves)
- * The copies' row strides are padded (crnn_net_ld) so that walking down a
- * column does not map every row to the same cache sets. */
+ *   w    W_hh (G*H, H), row stride H (the parameters themselves)
+ *   wtp  W_hh^T (H, G*H) packed by pack_rows (B > 1: forward)
+ *   wp   B > 1: W_hh packed by pack_rows (backward); one stream: w itself
+ *   wt   W_hh^T (H, G*H), row stride ldt (one stream: backward dot
+ *        products are not used; kept as the source of wtp) */
 typedef struct {
-    const REAL *w, *wt, *wp;
-    size_t ldt, ldp;
+    const REAL *w, *wt, *wtp, *wp;
+    size_t ldt;
+    int packed; /* B > 1 */
 } FN(rec_weights);
 
 /* C (n,N) (+)= A (n,K) B with B (K,N) row stride ldb, k walked backwards
@@ -144,7 +234,9 @@ static void FN(mm_dir)(REAL *C, size_t ldc, const REAL *A, size_t lda,
 /* The recurrent product of a forward step for all gates at once:
  * C (n, GH) (+)= hprev (n, H) W_hh^T.  One stream (chosen from B, never
  * from how streams are shared, so results do not depend on n_threads):
- * dot products with the rows of W_hh; else a register-tiled product. */
+ * dot products with the rows of W_hh, walked forwards and backwards on
+ * alternate steps (each step starts on what the last one read last); else
+ * a register-tiled product with the packed W_hh^T. */
 static void FN(rec_forward)(REAL *C, const REAL *hprev,
                             const FN(rec_weights) *rw, int n, int GH, int H,
                             int beta, int one_stream, int backwards)
@@ -153,20 +245,23 @@ static void FN(rec_forward)(REAL *C, const REAL *hprev,
         FN(crnn_gemv_rows)(C, hprev, rw->w, (size_t)H, GH, H, beta, backwards,
                            0);
     else
-        FN(mm_dir)(C, (size_t)GH, hprev, (size_t)H, rw->wt, rw->ldt, n, GH, H,
-                   beta, backwards);
+        FN(gemm_packed)(C, (size_t)GH, hprev, H, 1, rw->wtp, n, GH, H, beta);
 }
 
 /* The recurrent product of a backward step: C (n, H) (+)= da (n, GH) W_hh,
- * da with row stride lda.  A product with W_hh as stored (the padded copy,
- * or for one stream the parameters themselves: with one row of da it reads
- * W_hh row by row, as fast as dot products, and needs no transposed copy). */
+ * da with row stride lda: with the packed W_hh, or for one stream with
+ * W_hh as stored (one row of da reads it row by row, as fast as dot
+ * products, and needs no transposed copy). */
 static void FN(rec_backward)(REAL *C, const REAL *da, size_t lda,
                              const FN(rec_weights) *rw, int n, int GH, int H,
                              int beta, int backwards)
 {
-    FN(mm_dir)(C, (size_t)H, da, lda, rw->wp, rw->ldp, n, H, GH, beta,
-               backwards);
+    if (rw->packed)
+        FN(gemm_packed)(C, (size_t)H, da, (ptrdiff_t)lda, 1, rw->wp, n, H, GH,
+                        beta);
+    else
+        FN(mm_dir)(C, (size_t)H, da, lda, rw->wp, (size_t)H, n, H, GH, beta,
+                   backwards);
 }
 
 /* x = 1 / (1 + exp(-x)) in place over n elements. */
