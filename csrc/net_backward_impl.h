@@ -60,6 +60,23 @@ static void FN(back_recur)(FN(net) *c, const FN(layer) *y, int l,
     }
 }
 
+/* This thread's rows of layer l's inputs to its weight gradients, packed
+ * (pack_rows) for the products of layer_grads: the previous states hs[t]
+ * and, for l > 0, the layer's input. */
+static void FN(pack_inputs)(FN(net) *c, const FN(layer) *y, int l, int tid,
+                            int nt)
+{
+    const size_t rows = (size_t)c->T * c->B;
+    const int H = c->H;
+    REAL *packed = c->work + c->plan.packed;
+    size_t lo, hi;
+    FN(share)(rows, 1, tid, nt, &lo, &hi);
+    FN(pack_rows)(packed, y->hs, (size_t)H, (int)rows, H, (int)lo, (int)hi);
+    if (l > 0)
+        FN(pack_rows)(packed + rows * H, y->in, (size_t)H, (int)rows, H,
+                      (int)lo, (int)hi);
+}
+
 /* Layer l's parameter gradients over the whole chunk (this thread's rows
  * of each weight matrix, columns of each bias), and the gradient into the
  * layer below, dh_ext = (da W_ih) * mask (this thread's rows of the chunk).
@@ -75,11 +92,14 @@ static void FN(layer_grads)(FN(net) *c, const FN(layer) *y, int l,
 
     FN(share)((size_t)GH, 1, tid, nt, &lo, &hi);
     if (lo < hi) {
-        FN(mm_tn)(grads + y->at.w_hh + lo * H, (size_t)H, dhh + lo, ld, y->hs, (size_t)H, (int)(hi - lo), H, (int)rows,
-                  1);
+        /* dW += d^T x with the layer's inputs packed (pack_inputs) */
+        const REAL *packed = c->work + c->plan.packed;
+        FN(gemm_packed)(grads + y->at.w_hh + lo * H, (size_t)H, dhh + lo, 1,
+                        (ptrdiff_t)ld, packed, (int)(hi - lo), H, (int)rows, 1);
         if (l > 0)
-            FN(mm_tn)(grads + y->at.w_ih + lo * H, (size_t)H, da + lo, ld, y->in, (size_t)H, (int)(hi - lo), H,
-                      (int)rows, 1);
+            FN(gemm_packed)(grads + y->at.w_ih + lo * H, (size_t)H, da + lo, 1,
+                            (ptrdiff_t)ld, packed + rows * H, (int)(hi - lo), H,
+                            (int)rows, 1);
     }
     FN(share)((size_t)GH, CRNN_PAD, tid, nt, &lo, &hi);
     if (lo < hi) {
@@ -151,6 +171,7 @@ static int FN(backward_pass)(FN(net) *c, REAL *grads, REAL *dstate0, int tid,
     for (int l = c->L - 1; l >= 0; l--) {
         const FN(layer) y = FN(get_layer)(c, l);
         FN(back_recur)(c, &y, l, dstate0, phase, tid, nt);
+        FN(pack_inputs)(c, &y, l, tid, nt);
         if (FN(end_phase)(&c->stop, &phase, tid, nt))
             return 1;
         FN(layer_grads)(c, &y, l, grads, tid, nt);

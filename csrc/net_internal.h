@@ -45,12 +45,13 @@ static inline size_t crnn_net_ld(size_t n)
  *   backward:   dy (T,B,Vp), dh_ext (T,B,H) gradient into h_t from above,
  *               da (T,B,GH) gradient of the pre-activations (ld(GH)),
  *               dhh (T,B,GH) gru: of the recurrent ones (ld(GH)),
- *               carry (B,S) the gradient flowing into the previous step */
+ *               carry (B,S) the gradient flowing into the previous step,
+ *               packed (2,T*B,H) one layer's hs[0..T) and input, packed */
 typedef struct {
     size_t layer_stride;
     size_t hs, cs, tc, pre, hn, xin, whh_t, whh_p, whh_tp, wih_t, bsum;
     size_t layers, wout_t, probs, row_loss, hh, forward_total;
-    size_t dy, dh_ext, da, dhh, carry, total;
+    size_t dy, dh_ext, da, dhh, carry, packed, total;
 } crnn_net_plan;
 
 crnn_net_plan crnn_net_workspace_plan(int cell, int L, int B, int T, int H,

@@ -148,6 +148,7 @@ crnn_net_plan crnn_net_workspace_plan(int cell, int L, int B, int T, int H,
     PIECE(da, mul(mul(t, b), ghp));
     PIECE(dhh, gru ? mul(mul(t, b), ghp) : 0);
     PIECE(carry, mul(b, lstm ? 2 * h : h));
+    PIECE(packed, mul(L > 1 ? 2 : 1, tbh));
     p.total = at;
 #undef PIECE
     return p;
