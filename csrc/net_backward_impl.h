@@ -126,8 +126,8 @@ static void FN(layer_grads)(FN(net) *c, const FN(layer) *y, int l,
     FN(share)(rows, 1, tid, nt, &lo, &hi);
     if (lo >= hi)
         return;
-    FN(mm)(dh_ext + lo * H, (size_t)H, da + lo * ld, ld, y->w_ih,
-           (size_t)H, (int)(hi - lo), H, GH, 0);
+    FN(gemm_packed)(dh_ext + lo * H, (size_t)H, da + lo * ld, (ptrdiff_t)ld, 1,
+                    y->wih_p, (int)(hi - lo), H, GH, 0);
     if (c->masks) {
         const REAL *m = c->masks + (size_t)(l - 1) * rows * H;
         for (size_t i = lo * H; i < hi * H; i++)

@@ -40,7 +40,8 @@ typedef struct {
 
 /* One recurrent layer's buffers and parameters (see net_internal.h). */
 typedef struct {
-    REAL *hs, *cs, *tc, *pre, *hn, *xin, *whh_t, *whh_p, *whh_tp, *wih_t, *bsum;
+    REAL *hs, *cs, *tc, *pre, *hn, *xin, *whh_t, *whh_p, *whh_tp, *wih_t, *wih_tp,
+        *wih_p, *bsum;
     const REAL *w_ih, *w_hh, *b_ih, *b_hh;
     FN(rec_weights) rw;
     const REAL *in; /* l > 0: the input sequence (T,B,H) */
@@ -92,6 +93,8 @@ static FN(layer) FN(get_layer)(const FN(net) *c, int l)
     y.whh_p = base + p->whh_p;
     y.whh_tp = base + p->whh_tp;
     y.wih_t = base + p->wih_t;
+    y.wih_tp = base + p->wih_tp;
+    y.wih_p = base + p->wih_p;
     y.bsum = base + p->bsum;
     y.at = crnn_net_layer_offsets(c->cell, c->L, c->H, c->V, l);
     y.w_ih = c->params + y.at.w_ih;
@@ -125,12 +128,18 @@ static void FN(prepare)(const FN(net) *c, const REAL *state0, int tid, int nt)
         if (l > 0)
             FN(crnn_transpose)(y.wih_t, c->GHp, y.w_ih, GH, H, (int)lo,
                                (int)hi);
+        if (l > 0) /* packed for project_input */
+            FN(pack_rows)(y.wih_tp, y.wih_t, c->GHp, H, GH, (int)lo, (int)hi);
         if (!c->one_stream) { /* one stream reads W_hh itself */
             FN(crnn_transpose)(y.whh_t, c->GHp, y.w_hh, GH, H, (int)lo,
                                (int)hi);
             FN(pack_rows)(y.whh_tp, y.whh_t, c->GHp, H, GH, (int)lo, (int)hi);
             FN(share)((size_t)GH, 1, tid, nt, &lo, &hi);
             FN(pack_rows)(y.whh_p, y.w_hh, (size_t)H, GH, H, (int)lo, (int)hi);
+        }
+        if (l > 0) { /* packed for the gradient into the layer below */
+            FN(share)((size_t)GH, 1, tid, nt, &lo, &hi);
+            FN(pack_rows)(y.wih_p, y.w_ih, (size_t)H, GH, H, (int)lo, (int)hi);
         }
         FN(share)((size_t)GH, CRNN_PAD, tid, nt, &lo, &hi);
         for (size_t j = lo; j < hi; j++)
@@ -168,8 +177,8 @@ static void FN(project_input)(const FN(net) *c, const FN(layer) *y, int l,
     }
     for (size_t r = lo; r < hi; r++)
         memcpy(y->pre + r * GH, y->bsum, (size_t)GH * sizeof(REAL));
-    FN(mm)(y->pre + lo * GH, (size_t)GH, y->in + lo * H, (size_t)H, y->wih_t,
-           c->GHp, (int)(hi - lo), GH, H, 1);
+    FN(gemm_packed)(y->pre + lo * GH, (size_t)GH, y->in + lo * H, H, 1,
+                    y->wih_tp, (int)(hi - lo), GH, H, 1);
 }
 
 /* One forward step of layer y at time t for streams [b0, b0 + n). */

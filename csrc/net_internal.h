@@ -39,6 +39,7 @@ static inline size_t crnn_net_ld(size_t n)
  *               whh_p (GH,H)  W_hh packed (pack_rows in layers/common_impl.h)
  *               whh_tp (H,GH) W_hh^T packed
  *               wih_t (H,GH)  layers > 0: W_ih transposed (ld(GH))
+ *               wih_tp, wih_p layers > 0: W_ih^T and W_ih packed
  *               bsum (GH)     the biases added to the input projection
  *   shared:     wout_t (H,Vp), probs (T,B,Vp), row_loss (T*B doubles),
  *               hh (B,GH) gru: one step's recurrent product
@@ -49,7 +50,8 @@ static inline size_t crnn_net_ld(size_t n)
  *               packed (2,T*B,H) one layer's hs[0..T) and input, packed */
 typedef struct {
     size_t layer_stride;
-    size_t hs, cs, tc, pre, hn, xin, whh_t, whh_p, whh_tp, wih_t, bsum;
+    size_t hs, cs, tc, pre, hn, xin, whh_t, whh_p, whh_tp, wih_t, wih_tp, wih_p,
+        bsum;
     size_t layers, wout_t, probs, row_loss, hh, forward_total;
     size_t dy, dh_ext, da, dhh, carry, packed, total;
 } crnn_net_plan;

@@ -134,6 +134,8 @@ crnn_net_plan crnn_net_workspace_plan(int cell, int L, int B, int T, int H,
     PIECE(whh_p, mul(gh, h));
     PIECE(whh_tp, mul(h, gh));
     PIECE(wih_t, L > 1 ? mul(h, ghp) : 0);
+    PIECE(wih_tp, L > 1 ? mul(h, gh) : 0);
+    PIECE(wih_p, L > 1 ? mul(gh, h) : 0);
     PIECE(bsum, gh);
     p.layer_stride = at;
     at = 0;
