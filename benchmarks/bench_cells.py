@@ -6,8 +6,9 @@
 Each row times crnn and PyTorch on the same sizes and thread count, float32,
 V = 65 (tinyshakespeare's alphabet), random ids:
 
-  train   one chunk = forward + backward + an update (crnn: its Adagrad
-          kernel; PyTorch: torch.optim.SGD); chars/s = B*T / time per chunk.
+  train   one chunk = forward + backward + a plain SGD update (crnn: two
+          NumPy passes over the flat buffer; PyTorch: torch.optim.SGD);
+          chars/s = B*T / time per chunk.
           PyTorch is fed by nn.Embedding(V, H) (what a PyTorch char-rnn
           script does), then nn.LSTM/nn.GRU(H, H, L), nn.Linear(H, V), loss =
           sum over time of cross-entropy / B.
@@ -75,7 +76,7 @@ class CrnnTrain:
         self.K, self.threads = K, threads
         self.kw = dict(cell=cell, num_layers=L, hidden_size=H, vocab_size=V)
         self.params = NP.init_params(cell, L, H, V, rng, dtype=np.float32)
-        self.mem = np.zeros_like(self.params)
+        self.step = np.zeros_like(self.params)
         self.grads = np.zeros_like(self.params)
         self.work = np.zeros(K.net_workspace_size(cell, L, B, T, H, V, True), np.float32)
         S = K.net_state_width(cell, H)
@@ -93,7 +94,9 @@ class CrnnTrain:
             self.grads[...] = 0
             K.net_backward(self.grads, None, self.work, self.params, self.inputs,
                            self.targets, n_threads=self.threads, **self.kw)
-            K.adagrad(self.params, self.mem, self.grads, 1e-3)
+            # plain SGD, as the PyTorch rows use (two passes, no allocation)
+            np.multiply(self.grads, np.float32(1e-3), out=self.step)
+            np.subtract(self.params, self.step, out=self.params)
         return n * self.chars
 
 
