@@ -207,8 +207,7 @@ CRNN_ALWAYS_INLINE void FN(mm_tn)(REAL *C, size_t ldc, const REAL *A,
  *   w    W_hh (G*H, H), row stride H (the parameters themselves)
  *   wtp  W_hh^T (H, G*H) packed by pack_rows (B > 1: forward)
  *   wp   B > 1: W_hh packed by pack_rows (backward); one stream: w itself
- *   wt   W_hh^T (H, G*H), row stride ldt (one stream: backward dot
- *        products are not used; kept as the source of wtp) */
+ *   wt   W_hh^T (H, G*H), row stride ldt: the source of wtp (B > 1) */
 typedef struct {
     const REAL *w, *wt, *wtp, *wp;
     size_t ldt;
