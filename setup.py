@@ -9,6 +9,7 @@ Environment switches:
                    vector extensions get; scripts/plain_loops.sh tests it)
 """
 
+import glob
 import os
 import sys
 import tempfile
@@ -129,6 +130,8 @@ ext = Extension(
     "crnn._kernels",
     sources=sources,
     include_dirs=["csrc", numpy.get_include()],
+    # headers hold the kernel templates: a change to one rebuilds the sources
+    depends=sorted(glob.glob("csrc/*.h") + glob.glob("csrc/layers/*.h") + glob.glob("csrc/optim/*.h")),
     define_macros=macros,
     extra_compile_args=compile_args,
     extra_link_args=link_args,

@@ -10,27 +10,27 @@
 static void FN(backward_step)(const FN(net) *c, const FN(layer) *y, int t,
                               size_t b0, int n, int want_carry)
 {
-    const int B = c->B, H = c->H, GH = c->GH, one = c->one_stream;
+    const int B = c->B, H = c->H, GH = c->GH;
     const int has = t < c->T - 1, dir = t & 1;
     const size_t r0 = (size_t)t * B + b0;
-    REAL *da = c->work + c->plan.da + r0 * GH;
+    const size_t ld = c->GHp;
+    REAL *da = c->work + c->plan.da + r0 * ld;
     REAL *carry = c->work + c->plan.carry + b0 * H;
     const REAL *dh_ext = c->work + c->plan.dh_ext + r0 * H;
     switch (c->cell) {
     case CRNN_CELL_LSTM:
         FN(lstm_back_step)(da, carry, carry + (size_t)B * H, dh_ext,
                            y->pre + r0 * GH, y->tc + r0 * H, y->cs + r0 * H,
-                           has, want_carry, y->w_hh, y->whh_t, n, H, one,
-                           dir);
+                           has, want_carry, ld, &y->rw, n, H, dir);
         break;
     case CRNN_CELL_GRU:
-        FN(gru_back_step)(da, c->work + c->plan.dhh + r0 * GH, carry, dh_ext,
+        FN(gru_back_step)(da, c->work + c->plan.dhh + r0 * ld, carry, dh_ext,
                           y->pre + r0 * GH, y->hn + r0 * H, y->hs + r0 * H,
-                          has, want_carry, y->w_hh, y->whh_t, n, H, one, dir);
+                          has, want_carry, ld, &y->rw, n, H, dir);
         break;
     default:
         FN(rnn_back_step)(da, carry, dh_ext, y->hs + (r0 + B) * H, has,
-                          want_carry, y->w_hh, y->whh_t, n, H, one, dir);
+                          want_carry, ld, &y->rw, n, H, dir);
     }
 }
 
@@ -60,6 +60,23 @@ static void FN(back_recur)(FN(net) *c, const FN(layer) *y, int l,
     }
 }
 
+/* This thread's rows of layer l's inputs to its weight gradients, packed
+ * (pack_rows) for the products of layer_grads: the previous states hs[t]
+ * and, for l > 0, the layer's input. */
+static void FN(pack_inputs)(FN(net) *c, const FN(layer) *y, int l, int tid,
+                            int nt)
+{
+    const size_t rows = (size_t)c->T * c->B;
+    const int H = c->H;
+    REAL *packed = c->work + c->plan.packed;
+    size_t lo, hi;
+    FN(share)(rows, 1, tid, nt, &lo, &hi);
+    FN(pack_rows)(packed, y->hs, (size_t)H, (int)rows, H, (int)lo, (int)hi);
+    if (l > 0)
+        FN(pack_rows)(packed + rows * H, y->in, (size_t)H, (int)rows, H,
+                      (int)lo, (int)hi);
+}
+
 /* Layer l's parameter gradients over the whole chunk (this thread's rows
  * of each weight matrix, columns of each bias), and the gradient into the
  * layer below, dh_ext = (da W_ih) * mask (this thread's rows of the chunk).
@@ -68,28 +85,29 @@ static void FN(layer_grads)(FN(net) *c, const FN(layer) *y, int l,
                             REAL *grads, int tid, int nt)
 {
     const int B = c->B, T = c->T, H = c->H, GH = c->GH;
-    const size_t rows = (size_t)T * B;
+    const size_t rows = (size_t)T * B, ld = c->GHp;
     const REAL *da = c->work + c->plan.da;
     const REAL *dhh = c->cell == CRNN_CELL_GRU ? c->work + c->plan.dhh : da;
     size_t lo, hi;
 
     FN(share)((size_t)GH, 1, tid, nt, &lo, &hi);
     if (lo < hi) {
-        FN(mm_tn)(grads + y->at.w_hh + lo * H, (size_t)H, dhh + lo,
-                  (size_t)GH, y->hs, (size_t)H, (int)(hi - lo), H, (int)rows,
-                  1);
+        /* dW += d^T x with the layer's inputs packed (pack_inputs) */
+        const REAL *packed = c->work + c->plan.packed;
+        FN(gemm_packed)(grads + y->at.w_hh + lo * H, (size_t)H, dhh + lo, 1,
+                        (ptrdiff_t)ld, packed, (int)(hi - lo), H, (int)rows, 1);
         if (l > 0)
-            FN(mm_tn)(grads + y->at.w_ih + lo * H, (size_t)H, da + lo,
-                      (size_t)GH, y->in, (size_t)H, (int)(hi - lo), H,
-                      (int)rows, 1);
+            FN(gemm_packed)(grads + y->at.w_ih + lo * H, (size_t)H, da + lo, 1,
+                            (ptrdiff_t)ld, packed + rows * H, (int)(hi - lo), H,
+                            (int)rows, 1);
     }
     FN(share)((size_t)GH, CRNN_PAD, tid, nt, &lo, &hi);
     if (lo < hi) {
         if (c->cell == CRNN_CELL_RNN) {
-            FN(add_rows)(grads + y->at.b_ih, da, (size_t)GH, rows, lo, hi);
+            FN(add_rows)(grads + y->at.b_ih, da, ld, rows, lo, hi);
         } else {
-            FN(add_rows)(grads + y->at.b_ih, da, (size_t)GH, rows, lo, hi);
-            FN(add_rows)(grads + y->at.b_hh, dhh, (size_t)GH, rows, lo, hi);
+            FN(add_rows)(grads + y->at.b_ih, da, ld, rows, lo, hi);
+            FN(add_rows)(grads + y->at.b_hh, dhh, ld, rows, lo, hi);
         }
         if (l == 0) /* W_ih^T rows of the characters read, in row order */
             for (size_t r = 0; r < rows; r++) {
@@ -97,7 +115,7 @@ static void FN(layer_grads)(FN(net) *c, const FN(layer) *y, int l,
                 REAL *restrict g =
                     grads + y->at.w_ih
                     + (size_t)c->inputs[(size_t)b * T + t] * GH;
-                const REAL *restrict d = da + r * GH;
+                const REAL *restrict d = da + r * ld;
                 for (size_t j = lo; j < hi; j++)
                     g[j] += d[j];
             }
@@ -108,8 +126,8 @@ static void FN(layer_grads)(FN(net) *c, const FN(layer) *y, int l,
     FN(share)(rows, 1, tid, nt, &lo, &hi);
     if (lo >= hi)
         return;
-    FN(mm)(dh_ext + lo * H, (size_t)H, da + lo * GH, (size_t)GH, y->w_ih,
-           (size_t)H, (int)(hi - lo), H, GH, 0);
+    FN(gemm_packed)(dh_ext + lo * H, (size_t)H, da + lo * ld, (ptrdiff_t)ld, 1,
+                    y->wih_p, (int)(hi - lo), H, GH, 0);
     if (c->masks) {
         const REAL *m = c->masks + (size_t)(l - 1) * rows * H;
         for (size_t i = lo * H; i < hi * H; i++)
@@ -153,6 +171,7 @@ static int FN(backward_pass)(FN(net) *c, REAL *grads, REAL *dstate0, int tid,
     for (int l = c->L - 1; l >= 0; l--) {
         const FN(layer) y = FN(get_layer)(c, l);
         FN(back_recur)(c, &y, l, dstate0, phase, tid, nt);
+        FN(pack_inputs)(c, &y, l, tid, nt);
         if (FN(end_phase)(&c->stop, &phase, tid, nt))
             return 1;
         FN(layer_grads)(c, &y, l, grads, tid, nt);

@@ -33,14 +33,17 @@ typedef struct {
     REAL *work;
     crnn_net_plan plan;
     int cell, L, B, T, H, V, GH, S, Vp, Vn;
+    size_t GHp; /* row stride of whh_t, wih_t, da, dhh (crnn_net_ld) */
     int one_stream; /* B == 1: products as dot products (rec_product) */
     FN(stopper) stop;
 } FN(net);
 
 /* One recurrent layer's buffers and parameters (see net_internal.h). */
 typedef struct {
-    REAL *hs, *cs, *tc, *pre, *hn, *xin, *whh_t, *wih_t, *bsum;
+    REAL *hs, *cs, *tc, *pre, *hn, *xin, *whh_t, *whh_p, *whh_tp, *wih_t, *wih_tp,
+        *wih_p, *bsum;
     const REAL *w_ih, *w_hh, *b_ih, *b_hh;
+    FN(rec_weights) rw;
     const REAL *in; /* l > 0: the input sequence (T,B,H) */
     crnn_net_offsets at;
 } FN(layer);
@@ -64,6 +67,7 @@ static FN(net) FN(make_net)(REAL *work, const REAL *params,
     c.H = H;
     c.V = V;
     c.GH = crnn_net_gates(cell) * H;
+    c.GHp = crnn_net_ld((size_t)c.GH);
     c.S = crnn_net_state_width(cell, H);
     c.Vp = (int)crnn_padded((size_t)V);
     c.Vn = (V + LANES - 1) / LANES * LANES;
@@ -86,13 +90,23 @@ static FN(layer) FN(get_layer)(const FN(net) *c, int l)
     y.hn = base + p->hn;
     y.xin = base + p->xin;
     y.whh_t = base + p->whh_t;
+    y.whh_p = base + p->whh_p;
+    y.whh_tp = base + p->whh_tp;
     y.wih_t = base + p->wih_t;
+    y.wih_tp = base + p->wih_tp;
+    y.wih_p = base + p->wih_p;
     y.bsum = base + p->bsum;
     y.at = crnn_net_layer_offsets(c->cell, c->L, c->H, c->V, l);
     y.w_ih = c->params + y.at.w_ih;
     y.w_hh = c->params + y.at.w_hh;
     y.b_ih = c->params + y.at.b_ih;
     y.b_hh = c->cell == CRNN_CELL_RNN ? NULL : c->params + y.at.b_hh;
+    y.rw.w = y.w_hh;
+    y.rw.wt = y.whh_t;
+    y.rw.wtp = y.whh_tp;
+    y.rw.wp = c->one_stream ? y.w_hh : y.whh_p;
+    y.rw.ldt = c->GHp;
+    y.rw.packed = !c->one_stream;
     y.in = NULL;
     if (l > 0) {
         const REAL *below = c->work + p->layers
@@ -111,11 +125,22 @@ static void FN(prepare)(const FN(net) *c, const REAL *state0, int tid, int nt)
     for (int l = 0; l < c->L; l++) {
         const FN(layer) y = FN(get_layer)(c, l);
         FN(share)((size_t)H, 4, tid, nt, &lo, &hi);
-        FN(crnn_transpose)(y.whh_t, (size_t)GH, y.w_hh, GH, H, (int)lo,
-                           (int)hi);
         if (l > 0)
-            FN(crnn_transpose)(y.wih_t, (size_t)GH, y.w_ih, GH, H, (int)lo,
+            FN(crnn_transpose)(y.wih_t, c->GHp, y.w_ih, GH, H, (int)lo,
                                (int)hi);
+        if (l > 0) /* packed for project_input */
+            FN(pack_rows)(y.wih_tp, y.wih_t, c->GHp, H, GH, (int)lo, (int)hi);
+        if (!c->one_stream) { /* one stream reads W_hh itself */
+            FN(crnn_transpose)(y.whh_t, c->GHp, y.w_hh, GH, H, (int)lo,
+                               (int)hi);
+            FN(pack_rows)(y.whh_tp, y.whh_t, c->GHp, H, GH, (int)lo, (int)hi);
+            FN(share)((size_t)GH, 1, tid, nt, &lo, &hi);
+            FN(pack_rows)(y.whh_p, y.w_hh, (size_t)H, GH, H, (int)lo, (int)hi);
+        }
+        if (l > 0) { /* packed for the gradient into the layer below */
+            FN(share)((size_t)GH, 1, tid, nt, &lo, &hi);
+            FN(pack_rows)(y.wih_p, y.w_ih, (size_t)H, GH, H, (int)lo, (int)hi);
+        }
         FN(share)((size_t)GH, CRNN_PAD, tid, nt, &lo, &hi);
         for (size_t j = lo; j < hi; j++)
             y.bsum[j] = c->cell == CRNN_CELL_LSTM ? y.b_ih[j] + y.b_hh[j]
@@ -152,8 +177,8 @@ static void FN(project_input)(const FN(net) *c, const FN(layer) *y, int l,
     }
     for (size_t r = lo; r < hi; r++)
         memcpy(y->pre + r * GH, y->bsum, (size_t)GH * sizeof(REAL));
-    FN(mm)(y->pre + lo * GH, (size_t)GH, y->in + lo * H, (size_t)H, y->wih_t,
-           (size_t)GH, (int)(hi - lo), GH, H, 1);
+    FN(gemm_packed)(y->pre + lo * GH, (size_t)GH, y->in + lo * H, H, 1,
+                    y->wih_tp, (int)(hi - lo), GH, H, 1);
 }
 
 /* One forward step of layer y at time t for streams [b0, b0 + n). */
@@ -166,16 +191,15 @@ static void FN(forward_step)(const FN(net) *c, const FN(layer) *y, int t,
     case CRNN_CELL_LSTM:
         FN(lstm_step)(y->pre + r0 * c->GH, y->hs + r1 * H, y->cs + r1 * H,
                       y->tc + r0 * H, y->hs + r0 * H, y->cs + r0 * H,
-                      y->w_hh, y->whh_t, n, H, one, dir);
+                      &y->rw, n, H, one, dir);
         break;
     case CRNN_CELL_GRU:
         FN(gru_step)(y->pre + r0 * c->GH, y->hn + r0 * H, y->hs + r1 * H,
                      y->hs + r0 * H, c->work + c->plan.hh + b0 * c->GH,
-                     y->b_hh, y->w_hh, y->whh_t, n, H, one, dir);
+                     y->b_hh, &y->rw, n, H, one, dir);
         break;
     default:
-        FN(rnn_step)(y->hs + r1 * H, y->hs + r0 * H, y->w_hh, y->whh_t, n, H,
-                     one, dir);
+        FN(rnn_step)(y->hs + r1 * H, y->hs + r0 * H, &y->rw, n, H, one, dir);
     }
 }
 

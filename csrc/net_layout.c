@@ -113,6 +113,7 @@ crnn_net_plan crnn_net_workspace_plan(int cell, int L, int B, int T, int H,
 {
     const size_t b = (size_t)B, t = (size_t)T, h = (size_t)H;
     const size_t gh = mul((size_t)crnn_net_gates(cell), h);
+    const size_t ghp = crnn_net_ld(gh);
     const size_t tbh = mul(mul(t, b), h), tbgh = mul(mul(t, b), gh);
     const size_t vp = crnn_padded((size_t)V);
     const int lstm = cell == CRNN_CELL_LSTM, gru = cell == CRNN_CELL_GRU;
@@ -129,8 +130,12 @@ crnn_net_plan crnn_net_workspace_plan(int cell, int L, int B, int T, int H,
     PIECE(pre, cell == CRNN_CELL_RNN ? 0 : tbgh);
     PIECE(hn, gru ? tbh : 0);
     PIECE(xin, L > 1 ? tbh : 0);
-    PIECE(whh_t, mul(h, gh));
-    PIECE(wih_t, L > 1 ? mul(h, gh) : 0);
+    PIECE(whh_t, mul(h, ghp));
+    PIECE(whh_p, mul(gh, h));
+    PIECE(whh_tp, mul(h, gh));
+    PIECE(wih_t, L > 1 ? mul(h, ghp) : 0);
+    PIECE(wih_tp, L > 1 ? mul(h, gh) : 0);
+    PIECE(wih_p, L > 1 ? mul(gh, h) : 0);
     PIECE(bsum, gh);
     p.layer_stride = at;
     at = 0;
@@ -142,9 +147,10 @@ crnn_net_plan crnn_net_workspace_plan(int cell, int L, int B, int T, int H,
     p.forward_total = at;
     PIECE(dy, mul(mul(t, b), vp));
     PIECE(dh_ext, tbh);
-    PIECE(da, tbgh);
-    PIECE(dhh, gru ? tbgh : 0);
+    PIECE(da, mul(mul(t, b), ghp));
+    PIECE(dhh, gru ? mul(mul(t, b), ghp) : 0);
     PIECE(carry, mul(b, lstm ? 2 * h : h));
+    PIECE(packed, mul(L > 1 ? 2 : 1, tbh));
     p.total = at;
 #undef PIECE
     return p;

@@ -22,7 +22,12 @@ static void FN(crnn_net_sample)(int32_t *out, REAL *state, REAL *work,
             const REAL *b_ih = params + o.b_ih;
             const REAL *b_hh = lstm || cell == CRNN_CELL_GRU ? params + o.b_hh
                                                              : NULL;
-            const REAL *w_hh = params + o.w_hh;
+            FN(rec_weights) rw;
+            rw.w = params + o.w_hh;
+            rw.wt = rw.wtp = NULL;
+            rw.wp = rw.w;
+            rw.packed = 0;
+            rw.ldt = 0;
             REAL *h = state + (size_t)l * S;
             if (l == 0) {
                 const REAL *row = params + o.w_ih + (size_t)x * GH;
@@ -37,15 +42,13 @@ static void FN(crnn_net_sample)(int32_t *out, REAL *state, REAL *work,
             }
             switch (cell) {
             case CRNN_CELL_LSTM:
-                FN(lstm_step)(pre, h, h + H, tmp, h, h + H, w_hh, NULL, 1, H,
-                              1, dir);
+                FN(lstm_step)(pre, h, h + H, tmp, h, h + H, &rw, 1, H, 1, dir);
                 break;
             case CRNN_CELL_GRU:
-                FN(gru_step)(pre, tmp, h, h, hh, b_hh, w_hh, NULL, 1, H, 1,
-                             dir);
+                FN(gru_step)(pre, tmp, h, h, hh, b_hh, &rw, 1, H, 1, dir);
                 break;
             default:
-                FN(rnn_step)(pre, h, w_hh, NULL, 1, H, 1, dir);
+                FN(rnn_step)(pre, h, &rw, 1, H, 1, dir);
                 memcpy(h, pre, (size_t)H * sizeof(REAL));
             }
         }

@@ -327,3 +327,29 @@ def test_workspace_sizes_saturate():
         K.net_workspace_size("lstm", 1000, 2**30, 2**30, 2**20, 2**20)
     assert K.net_workspace_size("gru", 2, 4, 5, 6, 7, True) > K.net_workspace_size(
         "gru", 2, 4, 5, 6, 7, False)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_cancel_from_another_thread_stops_a_long_call(n_threads, rng):
+    import threading
+    import time
+
+    cell, L, B, T, H, V = "lstm", 2, 2, 20000, 32, 5
+    flat, inputs, targets, state0, _ = make_case(rng, cell, L, B, T, H, V, F32, dropout=False)
+    kw = sizes(cell, L, H, V)
+    work = np.zeros(K.net_workspace_size(cell, L, B, T, H, V, True), np.float32)
+    state = np.zeros_like(state0)
+    stop = np.zeros(1, np.int32)
+    timer = threading.Timer(0.002, lambda: stop.__setitem__(0, 1))
+    timer.start()
+    t0 = time.perf_counter()
+    got = K.net_forward(work, state, flat, inputs, targets, state0, cancel=stop,
+                        n_threads=n_threads, **kw)
+    timer.join()
+    if got is not None:  # finished before the flag was set: nothing to check
+        pytest.skip("the call ended before the cancel flag was set")
+    assert time.perf_counter() - t0 < 5.0
+    # the next call, without the flag, runs to the end
+    stop[0] = 0
+    assert K.net_forward(work, state, flat, inputs, targets, state0, cancel=stop,
+                         n_threads=n_threads, **kw) is not None

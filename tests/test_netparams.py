@@ -76,3 +76,15 @@ def test_torch_state_dict_keys_shapes_and_round_trip(cell):
     wrong = dict(sd, **{"out.bias": np.zeros(V + 1)})
     with pytest.raises(ValueError, match="out.bias"):
         NP.flat_from_torch_state_dict(wrong, cell, L, H, V)
+
+
+def test_dropout_masks():
+    rng = np.random.default_rng(3)
+    m = NP.dropout_masks(rng, 0.25, 3, 50, 4, 20, np.float32)
+    assert m.shape == (2, 50, 4, 20) and m.dtype == np.float32
+    assert set(np.unique(m)) == {0.0, np.float32(1 / 0.75)}
+    assert abs(np.mean(m == 0) - 0.25) < 0.03
+    assert NP.dropout_masks(rng, 0.0, 3, 5, 1, 2) is None
+    assert NP.dropout_masks(rng, 0.5, 1, 5, 1, 2) is None
+    with pytest.raises(ValueError, match="dropout"):
+        NP.dropout_masks(rng, 1.0, 2, 5, 1, 2)

@@ -11,13 +11,12 @@
 /* g (n,3H): in, gi; out, the gate values r, z, n.  Writes hn = hh_n and h
  * (n,H); hh (n,3H) is scratch.  h may be hprev (sampling). */
 static void FN(gru_step)(REAL *g, REAL *hn, REAL *h, const REAL *hprev,
-                         REAL *hh, const REAL *b_hh, const REAL *w_hh,
-                         const REAL *whh_t, int n, int H, int one_stream,
-                         int backwards)
+                         REAL *hh, const REAL *b_hh,
+                         const FN(rec_weights) *rw, int n, int H,
+                         int one_stream, int backwards)
 {
     const size_t G = 3 * (size_t)H;
-    FN(rec_product)(hh, hprev, w_hh, whh_t, n, 3 * H, H, 0, one_stream,
-                    backwards);
+    FN(rec_forward)(hh, hprev, rw, n, 3 * H, H, 0, one_stream, backwards);
     for (int s = 0; s < n; s++) {
         REAL *gs = g + s * G;
         const REAL *hs = hh + s * G;
@@ -40,7 +39,7 @@ static void FN(gru_step)(REAL *g, REAL *hn, REAL *h, const REAL *hprev,
 }
 
 /* The gradients of the step's input pre-activations da = d(gi) and of its
- * recurrent ones dhh = d(hh) (n,3H), from the gradient into h (dh_ext,
+ * recurrent ones dhh = d(hh) (n,3H; row stride lda), from the gradient into h (dh_ext,
  * plus carry if has_carry); g, hn as the forward step left them, hprev its
  * input.  Then, if want_carry, carry = dh * z + dhh W_hh (into hprev). */
 static void FN(gru_back_step)(REAL *restrict da, REAL *restrict dhh,
@@ -49,9 +48,9 @@ static void FN(gru_back_step)(REAL *restrict da, REAL *restrict dhh,
                               const REAL *restrict g,
                               const REAL *restrict hn,
                               const REAL *restrict hprev, int has_carry,
-                              int want_carry, const REAL *w_hh,
-                              const REAL *whh_t, int n, int H,
-                              int one_stream, int backwards)
+                              int want_carry, size_t lda,
+                              const FN(rec_weights) *rw, int n, int H,
+                              int backwards)
 {
     const size_t G = 3 * (size_t)H;
     for (int s = 0; s < n; s++) {
@@ -59,7 +58,7 @@ static void FN(gru_back_step)(REAL *restrict da, REAL *restrict dhh,
         const REAL *r = gs, *z = gs + H, *nn = gs + 2 * H;
         const REAL *dx = dh_ext + (size_t)s * H, *hp = hprev + (size_t)s * H;
         const REAL *hns = hn + (size_t)s * H;
-        REAL *cy = carry + (size_t)s * H, *d = da + s * G, *e = dhh + s * G;
+        REAL *cy = carry + (size_t)s * H, *d = da + s * lda, *e = dhh + s * lda;
         for (int k = 0; k < H; k++) {
             const REAL dh = has_carry ? dx[k] + cy[k] : dx[k];
             const REAL dan = dh * (1 - z[k]) * (1 - nn[k] * nn[k]);
@@ -73,6 +72,5 @@ static void FN(gru_back_step)(REAL *restrict da, REAL *restrict dhh,
         }
     }
     if (want_carry)
-        FN(rec_product)(carry, dhh, whh_t, w_hh, n, H, 3 * H, 1, one_stream,
-                        backwards);
+        FN(rec_backward)(carry, dhh, lda, rw, n, 3 * H, H, 1, backwards);
 }

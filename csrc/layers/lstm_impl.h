@@ -12,12 +12,11 @@
  * and c cprev (sampling updates the state in place). */
 static void FN(lstm_step)(REAL *g, REAL *h, REAL *c, REAL *tc,
                           const REAL *hprev, const REAL *cprev,
-                          const REAL *w_hh, const REAL *whh_t, int n, int H,
+                          const FN(rec_weights) *rw, int n, int H,
                           int one_stream, int backwards)
 {
     const size_t G = 4 * (size_t)H;
-    FN(rec_product)(g, hprev, w_hh, whh_t, n, 4 * H, H, 1, one_stream,
-                    backwards);
+    FN(rec_forward)(g, hprev, rw, n, 4 * H, H, 1, one_stream, backwards);
     for (int s = 0; s < n; s++) {
         REAL *gs = g + s * G;
         FN(vsigmoid)(gs, 2 * (size_t)H);
@@ -37,7 +36,7 @@ static void FN(lstm_step)(REAL *g, REAL *h, REAL *c, REAL *tc,
     }
 }
 
-/* The gradient of the step's pre-activations, da (n,4H), from the gradient
+/* The gradient of the step's pre-activations, da (n,4H; row stride lda), from the gradient
  * into h (dh_ext, plus carry_h if has_carry) and into c (carry_c if
  * has_carry); g, tc, cprev as the forward step left them.  Then carry_c =
  * dc * f (into cprev) and, if want_carry, carry_h = da W_hh (into hprev). */
@@ -47,9 +46,9 @@ static void FN(lstm_back_step)(REAL *restrict da, REAL *restrict carry_h,
                                const REAL *restrict g,
                                const REAL *restrict tc,
                                const REAL *restrict cprev, int has_carry,
-                               int want_carry, const REAL *w_hh,
-                               const REAL *whh_t, int n, int H,
-                               int one_stream, int backwards)
+                               int want_carry, size_t lda,
+                               const FN(rec_weights) *rw, int n, int H,
+                               int backwards)
 {
     const size_t G = 4 * (size_t)H;
     for (int s = 0; s < n; s++) {
@@ -58,7 +57,7 @@ static void FN(lstm_back_step)(REAL *restrict da, REAL *restrict carry_h,
         const REAL *dx = dh_ext + (size_t)s * H, *t = tc + (size_t)s * H;
         const REAL *cp = cprev + (size_t)s * H;
         REAL *ch = carry_h + (size_t)s * H, *cc = carry_c + (size_t)s * H;
-        REAL *d = da + s * G;
+        REAL *d = da + s * lda;
         for (int k = 0; k < H; k++) {
             const REAL dh = has_carry ? dx[k] + ch[k] : dx[k];
             const REAL dc = (has_carry ? cc[k] : 0)
@@ -71,6 +70,5 @@ static void FN(lstm_back_step)(REAL *restrict da, REAL *restrict carry_h,
         }
     }
     if (want_carry)
-        FN(rec_product)(carry_h, da, whh_t, w_hh, n, H, 4 * H, 0, one_stream,
-                        backwards);
+        FN(rec_backward)(carry_h, da, lda, rw, n, 4 * H, H, 0, backwards);
 }

@@ -150,3 +150,15 @@ def flat_from_torch_state_dict(sd, cell, num_layers, hidden_size, vocab_size,
         else:
             view[...] = _get(sd, _torch_key(name), view.shape)
     return flat.astype(dtype)
+
+
+def dropout_masks(rng, p, num_layers, steps, batch, hidden_size, dtype=np.float64):
+    """Inverted-dropout masks for one training chunk, (L-1, T, B, H): each
+    entry 0 with probability p, else 1/(1-p), drawn from the Generator rng.
+    None when there is nothing to drop (p == 0 or one layer)."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {p}")
+    if p == 0 or num_layers < 2:
+        return None
+    keep = rng.random((num_layers - 1, steps, batch, hidden_size)) >= p
+    return (keep / (1.0 - p)).astype(dtype)
