@@ -47,7 +47,6 @@ losses.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 
