@@ -27,6 +27,7 @@ import argparse
 import datetime as _dt
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -121,23 +122,38 @@ def summarise(row: str, old: list[dict], new: list[dict], tolerance: float) -> d
         busy_repeats=sum(d.get("busy_repeats", 0) for p in pairs for d in p),
         repeats=sum(d.get("repeats", 0) for p in pairs for d in p),
     )
+    out["ratio_ci95"] = bootstrap_ratio_ci(o, n)
     out["within_tolerance"] = out["ratio"] >= 1.0 - tolerance
     return out
 
 
+def bootstrap_ratio_ci(old: list[float], new: list[float], draws: int = 2000) -> list[float]:
+    """95% interval of median(new)/median(old), resampling the rounds (pairs kept
+    together: both commits of a round shared the machine's state)."""
+    rng = random.Random(0)
+    k = len(old)
+    ratios = []
+    for _ in range(draws):
+        idx = [rng.randrange(k) for _ in range(k)]
+        ratios.append(statistics.median(new[i] for i in idx) / statistics.median(old[i] for i in idx))
+    ratios.sort()
+    return [ratios[int(0.025 * draws)], ratios[int(0.975 * draws) - 1]]
+
+
 def print_summary(results: list[dict], base: str, new: str, tolerance: float) -> None:
     head = ("row", f"old {base[:9]} chars/s", "old min - max", f"new {new[:9]} chars/s",
-            "new min - max", "new/old", "per-round new/old: median [min - max]", "CPU-s new/old",
+            "new min - max", "new/old", "95% CI", "per-round new/old: median [min - max]", "CPU-s new/old",
             f"within {tolerance:.0%}")
     lines = []
     for r in results:
         name = f"{r['group']} | {r['impl']}"
         if "error" in r:
-            lines.append((name, "-", "-", "-", "-", "-", "-", "-", r["error"][:60]))
+            lines.append((name, "-", "-", "-", "-", "-", "-", "-", "-", r["error"][:60]))
             continue
         busy = f" ({r['busy_repeats']}/{r['repeats']} repeats disturbed)" if r["busy_repeats"] else ""
         lines.append((name, fmt_rate(r["old_median"]), spread(r["old_range"]),
                       fmt_rate(r["new_median"]), spread(r["new_range"]), f"{r['ratio']:.3f}",
+                      f"{r['ratio_ci95'][0]:.3f} - {r['ratio_ci95'][1]:.3f}",
                       f"{r['paired_median']:.3f} [{min(r['paired_ratios']):.3f} - "
                       f"{max(r['paired_ratios']):.3f}]", f"{r['cpu_ratio']:.3f}",
                       ("yes" if r["within_tolerance"] else "NO") + busy))
