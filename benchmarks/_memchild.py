@@ -87,13 +87,9 @@ def main() -> None:
     import numpy as np
 
     if args.impl == "crnn-file":
-        import crnn  # noqa: F401
+        from crnn import CharRNN
         from crnn.data import encode_file, vocab_from_file
 
-        try:
-            from crnn import CharRNN
-        except ImportError:
-            from crnn.model import CharRNN
         phases["imports"] = maxrss()
         vocab = vocab_from_file(args.path)
         phases["vocab"] = maxrss()
@@ -107,14 +103,9 @@ def main() -> None:
             model.train(data, iterations=n)
 
     elif args.impl.startswith("crnn"):
-        import crnn  # noqa: F401
+        from crnn import CharRNN, Vocab
         from crnn.data import encode_corpus, read_text
 
-        try:
-            from crnn import CharRNN, Vocab
-        except ImportError:
-            from crnn.model import CharRNN
-            from crnn.vocab import Vocab
         phases["imports"] = maxrss()
         text = read_text(args.path)
         phases["read"] = maxrss()

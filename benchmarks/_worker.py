@@ -1,4 +1,5 @@
-"""Child process that runs one PyTorch baseline row for bench.py.
+"""Child process that runs one PyTorch baseline row for bench.py
+(train_rows.WorkerRunner).
 
 Why a separate process: crnn's kernels and PyTorch both use OpenMP, and both
 ask for a library named ``libgomp.so.1``.  In one process the dynamic loader
@@ -26,13 +27,14 @@ def main() -> None:
     import numpy as np
 
     import baselines as bl
-    import bench
+    from environment import BlasThreads
+    from train_rows import BaselineTrainRunner
 
     ids = np.load(spec["ids_path"])
-    blas = bench.BlasThreads()
+    blas = BlasThreads()
     cls = {"torch": bl.TorchRNN, "numpy": bl.NumpyVectorised, "minchar": bl.MinCharRNN}[spec["impl"]]
-    runner = bench.BaselineTrainRunner(cls, ids, spec["V"], spec["H"], spec["T"], spec["B"],
-                                       spec["dtype"], spec["threads"], blas)
+    runner = BaselineTrainRunner(cls, ids, spec["V"], spec["H"], spec["T"], spec["B"],
+                                 spec["dtype"], spec["threads"], blas, spec["lr"])
     out = sys.stdout
     out.write("ready\n")
     out.flush()

@@ -32,22 +32,21 @@ Streams for batch size B (the crnn convention): the id array is cut into B
 contiguous segments of ``len(ids) // B`` ids; every stream has its own hidden
 state and they advance together; when ``p + seq_length + 1 >= segment`` the
 pointer returns to 0 and all hidden states are reset to zero (with B = 1 this
-is exactly min-char-rnn's rule).
+is exactly min-char-rnn's rule; :func:`chunk_start`).
 
 The functions :func:`train_minchar`, :func:`train_numpy` and
 :func:`train_torch` wrap the classes: they train for a number of iterations
 and return the number of characters processed (``B * T * iterations``).
-The samplers :func:`sample_minchar` and :class:`NumpySampler` are the
-baselines for generation speed.
+The baselines for generation speed are in baselines_sampling.py.
 
-``python benchmarks/baselines.py`` runs a self-check: the three trainers,
-started from the same weights, must report the same losses.
+``python benchmarks/baselines.py`` runs a self-check (baselines_check.py):
+the three trainers, started from the same weights, must report the same
+losses.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 
@@ -60,8 +59,7 @@ __all__ = [
     "train_minchar",
     "train_numpy",
     "train_torch",
-    "sample_minchar",
-    "NumpySampler",
+    "chunk_start",
 ]
 
 CLIP = 5.0
@@ -77,6 +75,23 @@ def init_weights(vocab_size: int, hidden_size: int, dtype="float64", seed: int =
     Whh = (rng.standard_normal((H, H)) * 0.01).astype(dt)
     Why = (rng.standard_normal((V, H)) * 0.01).astype(dt)
     return Wxh, Whh, Why, np.zeros(H, dt), np.zeros(V, dt)
+
+
+def chunk_start(pointer: int, seq_length: int, segment: int, first: bool) -> tuple[int, bool]:
+    """min-char-rnn's data-pointer rule: (where the next chunk starts, whether the
+    hidden state is reset first).  Back to 0 on the first iteration and when the
+    chunk's targets would run past the segment (``pointer + seq_length + 1 >=
+    segment``).
+
+    The same rule as ``crnn.data.chunk_start``, written again on purpose: the
+    baselines are independent of crnn and must run where crnn is not built or
+    installed (``--only-baselines``, this file's self-check, the PyTorch worker
+    in a venv without crnn; ``import crnn.data`` loads crnn's compiled
+    kernels).  baselines_check.py compares the two when crnn can be imported.
+    """
+    if first or pointer + seq_length + 1 >= segment:
+        return 0, True
+    return pointer, False
 
 
 def _check_ids(ids, vocab_size: int, seq_length: int, batch_size: int) -> np.ndarray:
@@ -160,9 +175,9 @@ class MinCharRNN:
         T, data, lr = self.T, self.data, self.lr
         params = (self.Wxh, self.Whh, self.Why, self.bh, self.by)
         for _ in range(iterations):
-            if self.p + T + 1 >= len(data) or self.n == 0:
+            self.p, reset = chunk_start(self.p, T, len(data), self.n == 0)
+            if reset:
                 self.hprev = np.zeros((self.H, 1), self.dtype)
-                self.p = 0
             inputs = data[self.p:self.p + T]
             targets = data[self.p + 1:self.p + T + 1]
             loss, grads, self.hprev = self.loss_fun(inputs, targets, self.hprev)
@@ -313,9 +328,9 @@ class NumpyVectorised:
     def train(self, iterations: int) -> int:
         T = self.T
         for _ in range(iterations):
-            if self.p + T + 1 >= self.seg or self.n == 0:
+            self.p, reset = chunk_start(self.p, T, self.seg, self.n == 0)
+            if reset:
                 self.hs[0].fill(0.0)
-                self.p = 0
             self.loss = loss = self.step(self.p)
             self.smooth_loss = self.smooth_loss * 0.999 + loss * 0.001
             self.p += T
@@ -387,9 +402,9 @@ class TorchRNN:
         torch.set_num_threads(self.n_threads)
         T, B, V = self.T, self.B, self.V
         for _ in range(iterations):
-            if self.p + T + 1 >= self.seg or self.n == 0:
+            self.p, reset = chunk_start(self.p, T, self.seg, self.n == 0)
+            if reset:
                 self.h.zero_()
-                self.p = 0
             p = self.p
             x = self.eye[self.streams[:, p:p + T]]  # (B, T, V) one-hot
             y = self.streams[:, p + 1:p + T + 1].reshape(-1)
@@ -439,138 +454,7 @@ def train_torch(ids, vocab_size, hidden_size=100, seq_length=25, batch_size=1,
                   iterations, n_threads=n_threads, **kw)
 
 
-# --------------------------------------------------------------------------
-# sampling baselines
-# --------------------------------------------------------------------------
-
-
-def sample_minchar(weights, n: int, seed_ix: int = 0, seed: int = 0,
-                   h: Optional[np.ndarray] = None) -> list:
-    """min-char-rnn's sample(): column vectors, one-hot dot, rng.choice with p."""
-    Wxh, Whh, Why, bh, by = weights
-    H, V = Wxh.shape
-    dt = Wxh.dtype
-    bh = bh.reshape(-1, 1)
-    by = by.reshape(-1, 1)
-    rng = np.random.default_rng(seed)
-    h = np.zeros((H, 1), dt) if h is None else np.asarray(h, dt).reshape(H, 1)
-    x = np.zeros((V, 1), dt)
-    x[seed_ix] = 1
-    ixes = []
-    for _ in range(n):
-        h = np.tanh(np.dot(Wxh, x) + np.dot(Whh, h) + bh)
-        y = np.dot(Why, h) + by
-        p = np.exp(y) / np.sum(np.exp(y))
-        ix = rng.choice(V, p=p.ravel())
-        x = np.zeros((V, 1), dt)
-        x[ix] = 1
-        ixes.append(ix)
-    return ixes
-
-
-class NumpySampler:
-    """A tuned NumPy sampling loop: row gather, preallocated vectors,
-    inverse-CDF sampling from pre-drawn uniforms."""
-
-    name = "numpy sampling loop"
-
-    def __init__(self, weights):
-        Wxh, Whh, Why, bh, by = weights
-        self.H, self.V = Wxh.shape
-        dt = Wxh.dtype
-        # row c of WxhT_bh is Wxh[:, c] + bh: the input term and the bias in one gather
-        self.WxhT_bh = np.ascontiguousarray(Wxh.T + bh.reshape(1, -1))
-        self.Whh = np.ascontiguousarray(Whh)
-        self.Why = np.ascontiguousarray(Why)
-        self.by = np.ascontiguousarray(by.reshape(-1))
-        self.h = np.zeros(self.H, dt)
-        self.y = np.zeros(self.V, dt)
-
-    def sample(self, n: int, seed_ix: int = 0, seed: int = 0, temperature: float = 1.0) -> np.ndarray:
-        rng = np.random.default_rng(seed)
-        u = rng.random(n)
-        out = np.empty(n, np.int32)
-        h, y = self.h, self.y
-        h.fill(0.0)
-        a = np.empty_like(h)
-        ix = seed_ix
-        inv_t = 1.0 / temperature
-        Whh, Why, WxhT_bh, by = self.Whh, self.Why, self.WxhT_bh, self.by
-        last = self.V - 1
-        for i in range(n):
-            np.dot(Whh, h, out=a)
-            a += WxhT_bh[ix]
-            np.tanh(a, out=h)
-            np.dot(Why, h, out=y)
-            y += by
-            if inv_t != 1.0:
-                y *= inv_t
-            y -= y.max()
-            np.exp(y, out=y)
-            np.cumsum(y, out=y)
-            ix = min(int(np.searchsorted(y, u[i] * y[last], side="right")), last)
-            out[i] = ix
-        return out
-
-
-# --------------------------------------------------------------------------
-# self-check
-# --------------------------------------------------------------------------
-
-
-def _compare_torch_grads(vec: "NumpyVectorised", tor: "TorchRNN") -> None:
-    pairs = [
-        (tor.rnn.weight_ih_l0, vec.gWxhT.T),
-        (tor.rnn.weight_hh_l0, vec.gWhh),
-        (tor.rnn.bias_ih_l0, vec.gbh),
-        (tor.out.weight, vec.gWhy),
-        (tor.out.bias, vec.gby),
-    ]
-    for q, g in pairs:
-        err = float(np.max(np.abs(q.grad.numpy() - g)))
-        assert err <= 1e-12, err
-
-
-def _selfcheck() -> None:
-    rng = np.random.default_rng(1)
-    V, H, T = 11, 16, 7
-    ids = rng.integers(0, V, 400).astype(np.int32)
-    ref = MinCharRNN(ids, V, H, T)
-    vec = NumpyVectorised(ids, V, H, T)
-    tor = TorchRNN(ids, V, H, T) if torch_available() else None
-    for it in range(80):  # crosses the wrap-around at least once
-        ref.train(1)
-        vec.train(1)
-        assert abs(ref.loss - vec.loss) <= 1e-10 * abs(ref.loss), (it, ref.loss, vec.loss)
-        if tor is not None and it < 3:
-            tor.train(1)
-            # same loss and clipped gradients before the first update; after
-            # it the runs part, because torch's Adagrad divides by
-            # sqrt(mem) + eps instead of sqrt(mem + eps) (matters for tiny g)
-            if it == 0:
-                assert abs(ref.loss - tor.loss) <= 1e-12 * abs(ref.loss), (ref.loss, tor.loss)
-                _compare_torch_grads(vec, tor)
-    Wxh = vec.WxhT.T
-    assert np.allclose(Wxh, ref.Wxh, rtol=0, atol=1e-12)
-    assert np.allclose(vec.Whh, ref.Whh, rtol=0, atol=1e-12)
-    # batch: B streams trained together = loss averaged over the streams
-    B = 3
-    vb = NumpyVectorised(ids, V, H, T, batch_size=B)
-    vb.train(1)
-    if tor is not None:
-        tb = TorchRNN(ids, V, H, T, batch_size=B)
-        tb.train(1)
-        assert abs(vb.loss - tb.loss) <= 1e-12 * abs(vb.loss), (vb.loss, tb.loss)
-        _compare_torch_grads(vb, tb)
-    # float32 runs
-    NumpyVectorised(ids, V, H, T, batch_size=2, dtype="float32").train(3)
-    # samplers: same distribution code, same weights -> sane ids
-    w = init_weights(V, H)
-    assert len(sample_minchar(w, 50)) == 50
-    s = NumpySampler(w).sample(200)
-    assert s.min() >= 0 and s.max() < V
-    print("baselines self-check ok (torch %s)" % ("checked" if tor is not None else "not installed"))
-
-
 if __name__ == "__main__":
+    from baselines_check import _selfcheck
+
     _selfcheck()
