@@ -104,8 +104,12 @@ class CrnnRunner:
             raise Diverged(str(exc)) from exc
         return float(self.model.smooth_loss) / self.seq  # nats/char, smoothed
 
-    def evaluate(self) -> float:
-        return float(self.model.evaluate(self.heldout)["nats_per_char"])
+    def evaluate(self, threads: int) -> float:
+        training_threads, self.model.n_threads = self.model.n_threads, threads
+        try:
+            return float(self.model.evaluate(self.heldout)["nats_per_char"])
+        finally:
+            self.model.n_threads = training_threads
 
     def sample(self, n: int) -> str:
         return self.model.sample(n, seed=0)
@@ -189,9 +193,10 @@ def other_load(before, after, own_cpu_seconds: float, wall: float) -> float | No
     return max(0.0, (busy - own_cpu_seconds) / wall)
 
 
-def evaluate_point(runner, clock: Clock, marks: list[float], chars_per_iteration: int) -> dict:
+def evaluate_point(runner, clock: Clock, marks: list[float], chars_per_iteration: int,
+                   threads: int) -> dict:
     t0 = time.perf_counter()
-    nats = runner.evaluate()
+    nats = runner.evaluate(threads)
     return {"train_seconds": round(clock.seconds, 4), "iterations": clock.iterations,
             "chars": clock.iterations * chars_per_iteration, "nats_per_char": nats,
             "eval_seconds": round(time.perf_counter() - t0, 3), "marks": marks}
@@ -205,7 +210,7 @@ def train_with_marks(spec: dict, runner, result: dict) -> None:
     clock = Clock()
     curve = result["curve"]
     if spec["eval_at_zero"]:
-        curve.append(evaluate_point(runner, clock, [0.0], chars_per_iteration))
+        curve.append(evaluate_point(runner, clock, [0.0], chars_per_iteration, spec["eval_threads"]))
     last_log = 0.0
     try:
         while marks:
@@ -213,7 +218,8 @@ def train_with_marks(spec: dict, runner, result: dict) -> None:
             reached = [m for m in marks if clock.reached(m)]
             if reached:
                 marks = [m for m in marks if m not in reached]
-                point = evaluate_point(runner, clock, reached, chars_per_iteration)
+                point = evaluate_point(runner, clock, reached, chars_per_iteration,
+                                       spec["eval_threads"])
                 point["train_loss"] = loss
                 curve.append(point)
                 log(spec, f"{clock.seconds:7.1f} s  iteration {clock.iterations:,}  "

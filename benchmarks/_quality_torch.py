@@ -200,13 +200,18 @@ class TorchRunner:
         _, state, logits = self._read(self.burn_in, state, None)
         return state, logits
 
-    def evaluate(self) -> float:
+    def evaluate(self, threads: int) -> float:
+        """Held-out nats/char, on ``threads`` threads (not timed, so the
+        count need not be training's; training's is restored after)."""
+        training_threads = torch.get_num_threads()
+        torch.set_num_threads(threads)
         self.net.eval()
         try:
             state, _ = self._start()
             total, _, _ = self._read(self.heldout[:-1], state, self.heldout[1:])
         finally:
             self.net.train()
+            torch.set_num_threads(training_threads)
         return total / (len(self.heldout) - 1)
 
     @torch.no_grad()

@@ -204,7 +204,7 @@ def run_all(args, rows, crnn, data_paths: dict, folder: Path) -> tuple[list[dict
         spec = {"index": index, "name": name, "impl": impl, "config": cfg, "threads": args.threads,
                 "seed": args.seed, "budget": args.budget,
                 "marks": [] if speed_only else eval_marks(args.budget, args.eval_every),
-                "eval_at_zero": not speed_only, "sample": not speed_only, "data": data_paths}
+                "eval_threads": args.eval_threads, "eval_at_zero": not speed_only, "sample": not speed_only, "data": data_paths}
         sys.stderr.write(f"{name}: {args.budget:g} s of training, {args.threads} thread(s), "
                          f"load {os.getloadavg()[0]:.2f}\n")
         results.append(run_row(spec, torch_python if impl == "torch" else sys.executable, env, folder))
@@ -251,7 +251,14 @@ def summarise(result: dict) -> dict:
         "best": best["nats_per_char"] if best else None,
         "best_at_seconds": best["train_seconds"] if best else None,
         "final": result["curve"][-1]["nats_per_char"] if result.get("curve") else None,
+        "disturbed": disturbed(result),
     }
+
+
+def disturbed(result: dict) -> bool:
+    """Other processes took cores the row needed (as bench.py judges it)."""
+    others = result.get("other_load_cores")
+    return others is not None and others > (os.cpu_count() or 1) - result.get("threads", 1) + 0.25
 
 
 def _fmt(value, spec="{:.4f}") -> str:
@@ -267,6 +274,8 @@ def print_table(results: list[dict], header: str) -> None:
         s = r.get("summary", {})
         best = "-" if s.get("best") is None else f"{s['best']:.4f} ({s['best_at_seconds']:.0f})"
         note = r.get("skipped") or r.get("failed") or r.get("diverged") or r.get("input", "")
+        if disturbed(r):
+            note = "DISTURBED by other load; " + note
         lines.append((r["name"], _fmt(r.get("param_count"), "{:,}"), _fmt(r.get("iterations"), "{:,}"),
                       _fmt(r.get("chars_per_sec"), "{:,.0f}"), _fmt(r.get("other_load_cores"), "{:.2f}"),
                       _fmt(s.get("at_120s")),
@@ -296,9 +305,11 @@ def plot(results: list[dict], path: Path, title: str) -> str:
     if not rows:
         return "no plot: no row has a curve"
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
+    longest = max(p["train_seconds"] for r in rows for p in r["curve"])
+    scale, unit = (60.0, "minutes") if longest >= 120 else (1.0, "seconds")
     tops = []
     for r in rows:
-        xs = [p["train_seconds"] / 60 for p in r["curve"]]
+        xs = [p["train_seconds"] / scale for p in r["curve"]]
         ys = [p["nats_per_char"] for p in r["curve"]]
         style = "-" if r["impl"] == "crnn" else "--"
         ax.plot(xs, ys, style, marker="o", markersize=3, label=r["name"])
@@ -309,9 +320,9 @@ def plot(results: list[dict], path: Path, title: str) -> str:
     if tops:
         ax.set_ylim(best - 0.05, max(tops) + 0.05)
     for mark in REPORT_MARKS:
-        if mark / 60 <= ax.get_xlim()[1]:
-            ax.axvline(mark / 60, color="0.8", linewidth=0.8, zorder=0)
-    ax.set_xlabel("training time (minutes; evaluation not counted)")
+        if mark / scale <= ax.get_xlim()[1]:
+            ax.axvline(mark / scale, color="0.8", linewidth=0.8, zorder=0)
+    ax.set_xlabel(f"training time ({unit}; evaluation not counted)")
     ax.set_ylabel("held-out loss (nats/char)")
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
@@ -341,6 +352,8 @@ def parse_args(argv=None):
                     help="shakespeare (default; built-in if the file is absent), builtin, or a path")
     ap.add_argument("--eval-every", type=float, default=30.0,
                     help="seconds of training between evaluations (30); 2, 5, 10 min are always marks")
+    ap.add_argument("--eval-threads", type=int, default=1,
+                    help="threads while evaluating (1; evaluation is not timed)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--torch-python", help="interpreter for the torch rows (default: this one)")
     ap.add_argument("--torch-input", choices=("embedding", "onehot"),
