@@ -81,7 +81,8 @@ class CrnnRunner:
                 schedule = dict(cfg["schedule"], total=schedule_total)
             kwargs.update(cell=cfg["cell"], num_layers=cfg["layers"], dropout=cfg["dropout"],
                           optimizer=cfg["optimizer"], grad_clip=cfg["clip"],
-                          clip_mode=cfg["clip_mode"], lr_schedule=schedule)
+                          clip_mode=cfg["clip_mode"], lr_schedule=schedule,
+                          optimizer_settings=cfg.get("optimizer_settings"), init=cfg.get("init"))
         else:
             legacy = (cfg["cell"] == "rnn" and cfg["layers"] == 1 and cfg["optimizer"] == "adagrad"
                       and cfg["clip_mode"] == "value" and cfg["clip"] == 5.0

@@ -80,7 +80,7 @@ def detach(state):
 
 def make_optimizer(cfg: dict, params) -> torch.optim.Optimizer:
     name, lr = cfg["optimizer"], cfg["lr"]
-    extra = dict(cfg.get("torch_optimizer_args") or {})
+    extra = dict(cfg.get("optimizer_settings") or {})
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, **extra)
     if name == "adamw":

@@ -41,10 +41,13 @@ REPORT_MARKS = (120.0, 300.0, 600.0)  # the table's 2, 5 and 10 minutes
 # The configurations.  Keys: cell, hidden, layers, seq, batch, optimizer, lr,
 # schedule (None or a crnn.schedules spec without "total": the child sizes
 # it to the budget), dropout (between stacked layers), dtype, clip and
-# clip_mode ("norm" = clip_grad_norm_, "value" = element-wise, "none").
+# clip_mode ("norm" = clip_grad_norm_, "value" = element-wise, "none"),
+# optimizer_settings (torch.optim's names and defaults, for both sides),
+# init (crnn only; None = the cell's default: min-char-rnn's N(0,1)*0.01 for
+# rnn, PyTorch's uniform(+-1/sqrt(H)) for lstm/gru).
 # Torch only: torch_input ("embedding" | "onehot"), torch_loss ("mean" =
 # PyTorch's usual mean over all tokens | "sum" = summed over time and
-# averaged over the batch, crnn's scale), torch_optimizer_args.
+# averaged over the batch, crnn's scale).
 _ADAM_LSTM = dict(cell="lstm", hidden=512, layers=1, seq=64, batch=32, optimizer="adam", lr=2e-3,
                   schedule=None, dropout=0.0, dtype="float32", clip=5.0, clip_mode="norm",
                   torch_input="embedding", torch_loss="mean")
@@ -61,6 +64,8 @@ CONFIGS: dict[str, dict] = {
     # The same with crnn's loss scale on the torch side (sum over time / B).
     "lstm-512-sum": dict(_ADAM_LSTM, torch_loss="sum"),
     "lstm-512-cosine": dict(_ADAM_LSTM, schedule={"kind": "cosine", "floor": 0.1}),
+    # char-rnn's optimizer: RMSprop with alpha 0.95.
+    "lstm-512-rmsprop": dict(_ADAM_LSTM, optimizer="rmsprop", optimizer_settings={"alpha": 0.95}),
     "lstm-256x2-drop": dict(_ADAM_LSTM, hidden=256, layers=2, dropout=0.2),
     "lstm-512x2-drop": dict(_ADAM_LSTM, layers=2, dropout=0.2),
     "lstm-256": dict(_ADAM_LSTM, hidden=256),
@@ -121,7 +126,10 @@ def write_data(text: str, crnn, folder: Path, quick: bool) -> tuple[dict, dict]:
     write the .npy files the children read.  The vocabulary is the whole
     text's, so the held-out part has no unknown characters."""
     import numpy as np
-    from crnn.model import _burn_in_ids  # the ids crnn's start state is read from
+    try:  # the ids crnn's start state is read from, by crnn's own rule
+        from crnn._modelutil import burn_in_ids
+    except ImportError:  # crnn before the multi-cell CharRNN
+        from crnn.model import _burn_in_ids as burn_in_ids
 
     vocab = crnn.Vocab.from_text(text)
     ids = crnn.data.encode_corpus(text, vocab)
@@ -132,7 +140,7 @@ def write_data(text: str, crnn, folder: Path, quick: bool) -> tuple[dict, dict]:
     paths = {key: str(folder / f"{key}.npy") for key in ("train", "heldout", "burn_in")}
     np.save(paths["train"], np.ascontiguousarray(train))
     np.save(paths["heldout"], np.ascontiguousarray(heldout))
-    np.save(paths["burn_in"], _burn_in_ids(train, vocab))
+    np.save(paths["burn_in"], burn_in_ids(train, vocab))
     paths["vocab"] = str(folder / "vocab.json")
     with open(paths["vocab"], "w", encoding="utf-8") as f:
         json.dump(list(vocab.chars), f)
@@ -376,10 +384,12 @@ def parse_args(argv=None):
 
 def list_configs() -> None:
     keys = ("cell", "hidden", "layers", "seq", "batch", "optimizer", "lr", "schedule", "dropout",
-            "dtype", "clip_mode", "clip", "torch_input", "torch_loss")
-    print("name".ljust(16) + "  ".join(keys))
-    for name, cfg in CONFIGS.items():
-        print(name.ljust(16) + "  ".join(str(cfg.get(k)) for k in keys))
+            "dtype", "clip_mode", "clip", "optimizer_settings", "torch_input", "torch_loss")
+    table = [("name",) + keys] + [(name,) + tuple(str(cfg.get(k)) for k in keys)
+                                  for name, cfg in CONFIGS.items()]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip())
 
 
 def main(argv=None) -> int:
