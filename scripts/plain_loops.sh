@@ -41,7 +41,7 @@ PYTHONPATH="$work/src-tree/src" "$vpy" -c \
 echo "== kernel, parity and gradient tests on the plain loops"
 tests=(tests/test_kernels.py tests/test_kernels_props.py tests/test_ops.py tests/test_parity.py
        tests/test_gradcheck.py tests/test_model.py)
-for extra in tests/test_cells.py tests/test_optim.py; do
+for extra in tests/test_cells.py tests/test_optim.py tests/test_networks.py; do
     [[ -e "$extra" ]] && tests+=("$extra")
 done
 PYTHONPATH="$work/src-tree/src" "$vpy" -m pytest -q -p no:cacheprovider "$@" "${tests[@]}"
