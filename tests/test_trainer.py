@@ -149,3 +149,18 @@ def test_validation_is_cut_short_by_a_stop_request():
     trainer.request_stop()
     history = trainer.run(iterations=100)
     assert history.stop_reason == "stopped" and history.val_loss == []
+
+
+def test_a_time_limit_cancels_a_long_iteration(tmp_path):
+    """One iteration of this network takes seconds; the run still ends close
+    to its time limit (the kernel call is cancelled) and saves the model as
+    it was before the cancelled iteration."""
+    text = TEXT * 30
+    model = crnn.CharRNN(crnn.Vocab.from_text(text), cell="lstm", num_layers=2, hidden_size=256,
+                         seq_length=400, batch_size=8, seed=0)
+    trainer = crnn.Trainer(model, text, val_fraction=0.05, checkpoint=tmp_path / "m.npz")
+    started = time.monotonic()
+    history = trainer.run(iterations=10**6, time_limit=1.0)
+    assert history.stop_reason == "time"
+    assert time.monotonic() - started < 10
+    assert crnn.load(tmp_path / "m.npz").iteration == model.iteration

@@ -162,8 +162,11 @@ class Trainer:
     def request_stop(self) -> None:
         """Ask the run to stop: it ends after the iteration under way (or the
         validation under way), saves a checkpoint and returns.  Safe from a
-        signal handler or another thread."""
+        signal handler or another thread.  A long kernel call under way is
+        cancelled (for networks that train through the cancellable kernels;
+        the fused min-char-rnn step is never longer than about a second)."""
         self._stop.set()
+        self.model.request_cancel()
 
     @property
     def stop_requested(self) -> bool:
@@ -195,6 +198,23 @@ class Trainer:
         self._deadline = None if time_limit is None else time.monotonic() + time_limit
         self._callback = callback
         started = time.monotonic()
+        # At the deadline, a long kernel call under way is cancelled too.
+        alarm = None if time_limit is None else threading.Timer(time_limit, self.model.request_cancel)
+        if alarm is not None:
+            alarm.daemon = True
+            alarm.start()
+        try:
+            reason = self._run_loop()
+        finally:
+            if alarm is not None:
+                alarm.cancel()
+        self.history.stop_reason = reason
+        self.history.end_iteration = self.model.iteration
+        self.history.seconds = time.monotonic() - started
+        log.info("run ended (%s) at iteration %d", reason, self.model.iteration)
+        return self.history
+
+    def _run_loop(self) -> str:
         reason = None
         while reason is None:
             self._train_until_pause()
@@ -204,11 +224,7 @@ class Trainer:
             if self.sample_every and self.model.iteration % self.sample_every == 0:
                 self._emit(Event("sample", self.model.iteration,
                                  text=self.model.sample(SAMPLE_LENGTH, seed=self.model.iteration)))
-        self.history.stop_reason = reason
-        self.history.end_iteration = self.model.iteration
-        self.history.seconds = time.monotonic() - started
-        log.info("run ended (%s) at iteration %d", reason, self.model.iteration)
-        return self.history
+        return reason
 
     def _stop_reason(self) -> Optional[str]:
         if self._stop.is_set():
