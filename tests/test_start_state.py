@@ -19,9 +19,9 @@ def params_copy(model):
 
 
 def reference_state(model, ids):
-    """min-char-rnn's forward over ids from a zero state: the final h."""
+    """min-char-rnn's forward over ids from stream 0's training state: the final h."""
     p = params_copy(model)
-    h = np.zeros(model.hidden_size)
+    h = model.hidden_state[0].astype(np.float64)
     for x in ids:
         h = np.tanh(p["Wxh"][:, x] + p["Whh"] @ h + p["bh"])
     return h
@@ -33,6 +33,8 @@ def test_an_untrained_model_starts_from_zero():
 
 
 def test_start_state_reads_the_training_text_up_to_its_last_newline():
+    """From stream 0's training state (not from zero: some networks settle,
+    from zero, into a regime training never saw)."""
     text = LINES * 30 + "and a last line without its newline"
     vocab = crnn.Vocab.from_text(text)
     model = crnn.CharRNN(vocab, hidden_size=10, seed=1)

@@ -87,7 +87,11 @@ class TrainingMixin:
                     break
         if done:
             self._check_finite(loss)
+            # The start state is read from stream 0's training state, which is
+            # in the regime the trained network lives in (from zero, some
+            # networks settle elsewhere and stay there).
             self._burn_in = burn_in_ids(ids, self.vocab)
+            self._burn_in_from = self._state[:, :1].copy()
         return done
 
     def _one_iteration(self, ids: np.ndarray, segment: int) -> Optional[float]:

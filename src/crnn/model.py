@@ -195,18 +195,20 @@ class CharRNN(TrainingMixin):
     @property
     def start_state(self) -> np.ndarray:
         """A copy of the state (num_layers, state_width) that sampling and
-        evaluation start from: after training, the state reached by reading,
-        from zero, the last characters of the training text up to its last
-        newline (min-char-rnn resets its state only at an epoch's start, so a
-        trained network has rarely seen a zero state and some predict wildly
-        from one).  Saved in model files; format 1 files start from zeros."""
+        evaluation start from: after training, the state reached by reading
+        the last characters of the training text up to its last newline,
+        starting from stream 0's training state (min-char-rnn resets its state
+        only at an epoch's start, so a trained network has rarely seen a zero
+        state, and some predict wildly from one, or settle from one into a
+        regime training never saw).  Saved in model files; format 1 files
+        start from zeros."""
         self._settle_start_state()
         return self._start_state.copy()
 
     def _settle_start_state(self) -> None:
         if self._burn_in is None:
             return
-        state = np.zeros((self.num_layers, 1, self._network.state_width), self._dtype)
+        state = self._burn_in_from.copy()
         for _ in self._run_forward(self._burn_in, state, with_targets=False):
             pass
         self._start_state[...] = state[:, 0]
