@@ -457,3 +457,28 @@ def test_plot_bad_inputs(runner, log_file):
 def test_viz_and_plot_are_listed_in_help(runner):
     result = run(runner, "--help")
     assert "viz" in result.stdout and "plot" in result.stdout
+
+
+@pytest.mark.parametrize("cell, layers", [("lstm", 2), ("gru", 1), ("rnn", 2)])
+def test_page_of_every_cell_from_a_real_model(cell, layers):
+    """The page of a trained model of each cell type: its characters,
+    surprise, predictions, the states of every layer (h, and c for the
+    LSTM) and its unit list, against the model's own trace."""
+    model = crnn.CharRNN(crnn.Vocab.from_text(TEXT), cell=cell, num_layers=layers, hidden_size=6,
+                         seq_length=10, optimizer="adam", seed=1)
+    model.train(TEXT, iterations=40)
+    page = crnn.viz.make_page(model, TEXT, max_chars=200, units=5, name="m.npz")
+    _, data = parse_page(page)
+    t = model.trace(TEXT[:200])
+    assert data["text"] == TEXT[:200] and data["facts"]["cell"] == cell
+    assert np.allclose(data["surprise"], -np.log(t.prob), atol=5e-4)
+    k = data["k"]
+    assert data["topk_ids"][50 * k:51 * k] == t.topk_ids[50].tolist()
+    kinds = ("h", "c") if cell == "lstm" else ("h",)
+    assert [(b["layer"], b["kind"]) for b in data["states"]] == \
+        [(layer, kind) for layer in range(layers) for kind in kinds]
+    for block in data["states"]:
+        values = page_module.decode_state_block(block, data["chars"])
+        want = t.layers[block["layer"]][block["kind"]]
+        assert np.abs(values - want).max() <= max(1.0, np.abs(want).max()) * 0.5 / 127 + 1e-6
+    assert len(data["units"]) == 5
