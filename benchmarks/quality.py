@@ -64,6 +64,8 @@ CONFIGS: dict[str, dict] = {
     # The same with crnn's loss scale on the torch side (sum over time / B).
     "lstm-512-sum": dict(_ADAM_LSTM, torch_loss="sum"),
     "lstm-512-cosine": dict(_ADAM_LSTM, schedule={"kind": "cosine", "floor": 0.1}),
+    # crnn's one-hot LSTM started where an nn.Embedding-fed PyTorch LSTM starts.
+    "lstm-512-emb": dict(_ADAM_LSTM, init="embedding"),
     # char-rnn's optimizer: RMSprop with alpha 0.95.
     "lstm-512-rmsprop": dict(_ADAM_LSTM, optimizer="rmsprop", optimizer_settings={"alpha": 0.95}),
     "lstm-256x2-drop": dict(_ADAM_LSTM, hidden=256, layers=2, dropout=0.2),
@@ -72,9 +74,19 @@ CONFIGS: dict[str, dict] = {
     "lstm-128": dict(_ADAM_LSTM, hidden=128),
     "gru-512": dict(_ADAM_LSTM, cell="gru"),
     "rnn-512-adam": dict(_ADAM_LSTM, cell="rnn"),
+    # crnn train --preset quality (crnn.presets.PRESETS["quality"]; a test
+    # keeps the two equal).  Under torch: the same, fed by nn.Embedding.
+    "quality": dict(_ADAM_LSTM, init="embedding", schedule={"kind": "cosine", "floor": 0.1}),
     # Small enough for --quick (seconds).
     "tiny-lstm": dict(_ADAM_LSTM, hidden=32, seq=16, batch=8, lr=1e-2),
 }
+# Issue 13's table: each optimizer at crnn's default rate for it (lr None)
+# and default clipping (element-wise for adagrad, global norm otherwise).
+for _cell in ("rnn", "lstm"):
+    for _opt in ("adagrad", "adam", "adamw", "rmsprop", "sgd"):
+        CONFIGS[f"{_cell}-512-{_opt}-default"] = dict(
+            _ADAM_LSTM, cell=_cell, optimizer=_opt, lr=None,
+            clip_mode="value" if _opt == "adagrad" else "norm")
 DEFAULT_ROWS = ["crnn:min-char-rnn", "crnn:lstm-512", "torch:lstm-512"]
 QUICK_ROWS = ["crnn:min-char-rnn", "torch:tiny-lstm"]
 QUICK = dict(budget=3.0, eval_every=1.0, train_chars=60_000, heldout_chars=5_000)

@@ -26,7 +26,7 @@ from crnn import _kernels
 
 CELLS = ("rnn", "lstm", "gru")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-INIT_SCHEMES = ("min-char-rnn", "pytorch", "char-rnn")
+INIT_SCHEMES = ("min-char-rnn", "pytorch", "char-rnn", "embedding")
 
 
 def _cell_name(cell):
@@ -70,6 +70,12 @@ def init_params(cell, num_layers, hidden_size, vocab_size, rng, scheme=None,
                       (nn.LSTM / nn.GRU / nn.RNN's default)
       "char-rnn"      everything uniform in [-0.08, 0.08]; for the LSTM the
                       forget-gate chunk of bias_ih is 1 (Karpathy's char-rnn)
+      "embedding"     "pytorch", except layer 0's input weights: the product
+                      E @ W_ih.T of an nn.Embedding(V, H) table E ~ N(0, 1) and
+                      a "pytorch" W_ih, i.e. the map a PyTorch model that
+                      feeds nn.Embedding into the cell starts from.  Its
+                      entries have a standard deviation near 0.58 instead of
+                      1/sqrt(3H), so characters move the state from step one.
     Entries are drawn in buffer order, in float64, then cast to dtype.
     """
     cell = _cell_name(cell)
@@ -83,9 +89,13 @@ def init_params(cell, num_layers, hidden_size, vocab_size, rng, scheme=None,
         if scheme == "min-char-rnn":
             if name.startswith("weight"):
                 view[...] = rng.standard_normal(view.shape) * 0.01
-        elif scheme == "pytorch":
+        elif scheme == "pytorch" or (scheme == "embedding" and name != "weight_ih_T_l0"):
             bound = 1.0 / np.sqrt(H)
             view[...] = rng.uniform(-bound, bound, view.shape)
+        elif scheme == "embedding":
+            bound = 1.0 / np.sqrt(H)
+            table = rng.standard_normal((vocab_size, H))
+            view[...] = table @ rng.uniform(-bound, bound, (view.shape[1], H)).T
         else:
             view[...] = rng.uniform(-0.08, 0.08, view.shape)
             if cell == "lstm" and name.startswith("bias_ih"):

@@ -28,7 +28,7 @@ import numpy as np
 from . import io as _io
 from .data import TextOrIds, as_ids
 from .errors import CheckpointError, CorpusError, TrainingDivergedError
-from .model import DIVERGENCE_FACTOR
+from .model import DIVERGENCE_FACTOR, CharRNN
 
 log = logging.getLogger(__name__)
 
@@ -332,6 +332,26 @@ class Trainer:
             f"training diverged at iteration {iteration:,} ({what}); try a lower learning rate",
             iteration=iteration, restored_iteration=self.model.iteration, what=what,
         )
+
+
+def iterations_per_second(model: CharRNN, text_or_ids: TextOrIds, seconds: float = 3.0) -> float:
+    """Training iterations per second of ``model``'s configuration on this
+    machine now: a throwaway model of the same network, optimizer, batch,
+    sequence length, dtype and threads trains on ``text_or_ids`` for about
+    ``seconds`` (``model`` itself is not touched).  A schedule that must end
+    with a time limit (cosine) is sized with it."""
+    probe = CharRNN(
+        model.vocab, hidden_size=model.hidden_size, seq_length=model.seq_length,
+        batch_size=model.batch_size, dtype=model.dtype, seed=0, n_threads=model.n_threads,
+        cell=model.cell, num_layers=model.num_layers, dropout=model.dropout,
+        optimizer=model.optimizer.name, optimizer_settings=model.optimizer.settings,
+        grad_clip=model.grad_clip, clip_mode=model.clip_mode)
+    ids = as_ids(text_or_ids, model.vocab)
+    probe.train(ids, 1)  # allocation and first-call costs are not the rate
+    started = time.perf_counter()
+    end = started + seconds
+    done = probe.train(ids, 2**62, callback=lambda m, info: time.perf_counter() < end)
+    return done / max(time.perf_counter() - started, 1e-9)
 
 
 def _next_multiple(iteration: int, every: int) -> int:

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, NoReturn, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import click
 import numpy as np
@@ -18,13 +18,16 @@ from ..model import CharRNN
 from ..training import DEFAULT_CHECKPOINT_EVERY, Event, History, Trainer, split_validation
 from .common import (
     CONTEXT_SETTINGS, ENCODING_OPTION, ERRORS_OPTION, EXIT_INTERRUPTED, SEED_TYPE, check_output,
-    describe_chars, fail, num, open_model, shell_path,
+    describe_chars, fail, num, open_model,
 )
 from ..lock import exclusive_lock
 from ..memory import check_training_fits
 from ..training_progress import TrainingProgress
 from .corpus import Corpus, training_corpus
+from .outcome import fail_checkpoint, fail_diverged, finish
 from .progress import CsvLog, open_log
+from ..presets import QUALITY_SECONDS, describe_presets, preset_names, preset_options
+from ..training import iterations_per_second
 
 # Without --iterations, --epochs or --time-limit, train runs this many
 # iterations: about a minute at reference settings on a laptop, enough for
@@ -39,9 +42,13 @@ SHAPE_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype", "cell", "nu
                  "grad_clip")
 
 
-@click.command(context_settings=CONTEXT_SETTINGS)
+@click.command(context_settings=CONTEXT_SETTINGS, epilog="Presets (--preset NAME):\n\n"
+               + describe_presets())
 @click.argument("inputs", nargs=-1, metavar="[INPUT]...")
 @click.option("-o", "--output", required=True, metavar="MODEL", help="Model file to write (.npz).")
+@click.option("--preset", type=click.Choice(preset_names()), default=None,
+              help="Set every model and training option at once (options given as well win; "
+              "the presets are listed below). For good text: --preset quality.")
 @click.option("--hidden-size", type=click.IntRange(min=1), default=100, help="Hidden units.")
 @click.option("--seq-length", type=click.IntRange(min=1), default=25,
               help="Characters per training chunk (truncated BPTT length).")
@@ -54,7 +61,7 @@ SHAPE_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype", "cell", "nu
               help="Recurrent layers, stacked.")
 @click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True), default=0.0,
               help="Dropout on the outputs of every layer but the last (training only).")
-@click.option("--init", type=click.Choice(["min-char-rnn", "pytorch", "char-rnn"]), default=None,
+@click.option("--init", type=click.Choice(["min-char-rnn", "pytorch", "char-rnn", "embedding"]), default=None,
               show_default="min-char-rnn for rnn, pytorch for lstm and gru",
               help="Initial weights: N(0,1)*0.01; PyTorch's uniform(+-1/sqrt(H)); char-rnn's "
               "uniform(+-0.08) with LSTM forget-gate bias 1.")
@@ -124,6 +131,7 @@ def train(ctx: click.Context, inputs: Sequence[str], output: str, **options: Any
     Ctrl-C stops at once.
     """
     opts = TrainOptions(output=output, **options)
+    _apply_preset(ctx, opts)
     _check_option_clashes(ctx, opts)
     check_output(output, replace_ok=opts.resume or opts.force)
     with exclusive_lock(output):
@@ -159,10 +167,10 @@ def _train(ctx: click.Context, inputs: Sequence[str], opts: TrainOptions) -> Non
         try:
             history = run_in_background(trainer, report, iterations=target, time_limit=opts.time_limit)
         except TrainingDivergedError as exc:
-            _fail_diverged(exc, trainer, output)
+            fail_diverged(exc, trainer, output)
         except CheckpointError as exc:
-            _fail_checkpoint(exc, trainer, output)
-    _finish(history, trainer, output, time.monotonic() - started)
+            fail_checkpoint(exc, trainer, output)
+    finish(history, trainer, output, time.monotonic() - started)
 
 
 @dataclass
@@ -170,6 +178,7 @@ class TrainOptions:
     """The options of ``crnn train`` (names as on the command line)."""
 
     output: str
+    preset: Optional[str]
     hidden_size: int
     seq_length: int
     learning_rate: Optional[float]
@@ -208,6 +217,19 @@ class TrainOptions:
 def _given(ctx: click.Context, name: str) -> bool:
     """Whether option ``name`` was set on the command line (not left at its default)."""
     return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+
+def _apply_preset(ctx: click.Context, opts: TrainOptions) -> None:
+    """Fill in the options --preset sets that the command line did not give.
+    The quality preset trains for the time it was measured for unless told
+    how long to train."""
+    if opts.preset is None:
+        return
+    for name, value in preset_options(opts.preset, opts.time_limit).items():
+        if not _given(ctx, name):
+            setattr(opts, name, value)
+    if opts.preset == "quality" and (opts.time_limit, opts.iterations, opts.epochs) == (None,) * 3:
+        opts.time_limit = QUALITY_SECONDS
 
 
 def _check_option_clashes(ctx: click.Context, opts: TrainOptions) -> None:
@@ -286,13 +308,15 @@ def _new_model(opts: TrainOptions, corpus: Corpus) -> CharRNN:
     check_training_fits(opts.hidden_size, len(corpus.vocab), opts.seq_length, opts.batch_size,
                         opts.dtype, opts.num_layers, opts.cell,
                         optimizer_buffers=OPTIMIZER_BUFFERS[opts.optimizer])
-    return CharRNN(
+    model = CharRNN(
         corpus.vocab, hidden_size=opts.hidden_size, seq_length=opts.seq_length,
         learning_rate=opts.learning_rate, batch_size=opts.batch_size, dtype=opts.dtype,
         seed=opts.seed, cell=opts.cell, num_layers=opts.num_layers, dropout=opts.dropout,
         init=opts.init, optimizer=opts.optimizer, optimizer_settings=_optimizer_settings(opts),
         grad_clip=None if opts.clip_mode == "none" else opts.grad_clip, clip_mode=opts.clip_mode,
     )
+    model.preset = opts.preset
+    return model
 
 
 # State buffers of each optimizer at its default settings (the memory estimate's).
@@ -306,14 +330,30 @@ def _schedule(opts: TrainOptions, trainer: Trainer, target: Optional[int]) -> Op
         spec = {"kind": "step", "every": epoch, "factor": opts.lr_decay,
                 "start": max(1, round(opts.lr_decay_after * epoch))}
     elif opts.lr_schedule == "cosine":
-        if target is None:
-            fail("--lr-schedule cosine needs --iterations or --epochs (the length it decays over)")
-        spec = {"kind": "cosine", "total": target, "floor": opts.lr_floor}
+        total = target if target is not None else _iterations_in_time_limit(opts, trainer)
+        spec = {"kind": "cosine", "total": total, "floor": opts.lr_floor}
     else:
         spec = {"kind": "constant"}
     if opts.warmup:
         spec = {"kind": "warmup", "iterations": opts.warmup, "inner": spec}
     return spec
+
+
+def _iterations_in_time_limit(opts: TrainOptions, trainer: Trainer) -> int:
+    """For a cosine schedule that must end with --time-limit: the iterations
+    this machine does in it, measured on a throwaway copy of the model (the
+    seconds that takes come off the time limit)."""
+    if opts.time_limit is None:
+        fail("--lr-schedule cosine needs --iterations, --epochs or --time-limit (the length it "
+             "decays over)")
+    started = time.monotonic()
+    probe_seconds = min(3.0, opts.time_limit / 20)
+    rate = iterations_per_second(trainer.model, trainer.train_ids, probe_seconds)
+    opts.time_limit = max(opts.time_limit - (time.monotonic() - started), 1e-3)
+    total = max(1, int(rate * opts.time_limit))
+    click.echo(f"Cosine schedule over {total:,} iterations: {rate:.3g} iterations/s measured, "
+               f"for --time-limit {opts.time_limit:.0f} s.", err=True)
+    return trainer.model.iteration + total
 
 
 def _resumed_model(ctx: click.Context, opts: TrainOptions, corpus: Corpus) -> CharRNN:
@@ -438,53 +478,3 @@ class _InterruptHandler:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
             self.previous = None
-
-
-# ----------------------------------------------------------------------
-# How the run ended
-
-
-def _what_output_holds(trainer: Trainer, output: str, phrase: str) -> str:
-    """After a failure, what MODEL holds: ``phrase`` (formatted with output and
-    iteration) if this run saved a checkpoint, else whether it is unchanged."""
-    if trainer.saved_iteration is not None:
-        return phrase.format(output=output, iteration=trainer.saved_iteration)
-    if os.path.exists(output):
-        return f"'{output}' was not changed"
-    return "no model was saved"
-
-
-def _fail_checkpoint(exc: CheckpointError, trainer: Trainer, output: str) -> NoReturn:
-    """A checkpoint could not be written (disk full, folder made read-only ...);
-    the file it was written to is intact.  Say what MODEL holds."""
-    reason = os.strerror(exc.errno) if exc.errno else str(exc)
-    kept = _what_output_holds(trainer, output, "'{output}' still holds the checkpoint of iteration {iteration:,}")
-    what = "checkpoint" if exc.path == output else "best model"
-    if exc.path != output:
-        kept += f" and '{exc.path}' was not changed"
-    fail(f"could not save the {what} of iteration {exc.iteration:,} to '{exc.path}' ({reason}); "
-         f"{kept}; free some space or fix the folder, then run the same command with --resume")
-
-
-def _fail_diverged(exc: TrainingDivergedError, trainer: Trainer, output: str) -> NoReturn:
-    kept = _what_output_holds(trainer, output, "'{output}' keeps the last checkpoint (iteration {iteration:,})")
-    fail(f"training diverged at iteration {exc.iteration:,} ({exc.what}); {kept}; try a smaller "
-         f"--learning-rate than {trainer.model.learning_rate:g}")
-
-
-def _finish(history: History, trainer: Trainer, output: str, seconds: float) -> None:
-    model = trainer.model
-    if history.stop_reason == "stopped":
-        click.echo(f"Interrupted at iteration {model.iteration:,}: saved '{output}'; "
-                   "run the same command with --resume to continue.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    why = "Time limit reached" if history.stop_reason == "time" else "Done"
-    val = f", validation {num(history.val_loss[-1])} nats/char" if history.val_loss else ""
-    best, use = "", output
-    if history.best_iteration is not None and trainer.best_checkpoint is not None:
-        best = (f"; the best validation ({num(history.best_val_loss)} nats/char, iteration "
-                f"{history.best_iteration:,}) is in '{trainer.best_checkpoint}'")
-        use = trainer.best_checkpoint
-    click.echo(f"{why}: {model.iteration:,} iterations (smooth loss "
-               f"{num(model.smooth_loss / model.seq_length)} nats/char{val}) in {seconds:.1f} s; "
-               f"saved '{output}'{best}. Try: crnn sample {shell_path(use)}", err=True)

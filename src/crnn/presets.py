@@ -1,0 +1,82 @@
+"""Presets: named sets of model and training options (``crnn train --preset``).
+
+A preset fills in every option of ``crnn train`` it names; an option given
+on the command line still wins.  The option names are ``crnn train``'s
+(as Python identifiers: ``hidden_size`` is ``--hidden-size``).
+
+    >>> from crnn.presets import preset_options
+    >>> preset_options("char-rnn")["optimizer"]
+    'rmsprop'
+
+- ``min-char-rnn``: Karpathy's 2015 script exactly (crnn train's defaults).
+- ``char-rnn``: the defaults of Karpathy's char-rnn (2015, Lua Torch).
+- ``quality``: the configuration with the lowest held-out loss after a
+  fixed training time on a 2-core CPU, found by ``benchmarks/quality.py``
+  (the search is recorded in benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+# The training time the quality preset was measured for, and the one it
+# trains for when the user gives no --time-limit, --iterations or --epochs.
+QUALITY_SECONDS = 600.0
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "min-char-rnn": dict(
+        cell="rnn", num_layers=1, hidden_size=100, seq_length=25, batch_size=1,
+        optimizer="adagrad", learning_rate=0.1, grad_clip=5.0, clip_mode="value",
+        lr_schedule="constant", warmup=0, dropout=0.0, init="min-char-rnn", dtype="float64",
+    ),
+    # char-rnn's train.lua: rnn_size 128, num_layers 2, model lstm,
+    # learning_rate 2e-3 (RMSprop, decay_rate 0.95), learning_rate_decay 0.97
+    # every epoch after learning_rate_decay_after 10, seq_length 50,
+    # batch_size 50, grad_clip 5 (element-wise), dropout 0, weights
+    # uniform(+-0.08) with forget-gate biases 1.  crnn trains in float32 as
+    # char-rnn did on a GPU.
+    "char-rnn": dict(
+        cell="lstm", num_layers=2, hidden_size=128, seq_length=50, batch_size=50,
+        optimizer="rmsprop", learning_rate=2e-3, alpha=0.95, grad_clip=5.0, clip_mode="value",
+        lr_schedule="step", lr_decay=0.97, lr_decay_after=10.0, warmup=0, dropout=0.0,
+        init="char-rnn", dtype="float32",
+    ),
+    # Measured by benchmarks/quality.py (see benchmarks/README.md, "The
+    # quality preset"): the best of the configurations tried for 600 s on
+    # 2 threads on tinyshakespeare.  The cosine schedule decays over the
+    # iterations the time limit allows (crnn train measures its speed first).
+    "quality": dict(
+        cell="lstm", num_layers=1, hidden_size=512, seq_length=64, batch_size=32,
+        optimizer="adam", learning_rate=2e-3, grad_clip=5.0, clip_mode="norm",
+        lr_schedule="cosine", lr_floor=0.1, warmup=0, dropout=0.0, init="embedding",
+        dtype="float32",
+    ),
+}
+
+SUMMARIES = {
+    "min-char-rnn": "Karpathy's min-char-rnn exactly: tanh rnn of 100, seq 25, batch 1, Adagrad 0.1, "
+                    "clip +-5, float64 (crnn train's defaults)",
+    "char-rnn": "Karpathy's char-rnn: 2 LSTM layers of 128, seq 50, batch 50, RMSprop 2e-3 "
+                "(alpha 0.95), x0.97 per epoch after epoch 10, clip +-5, float32",
+    "quality": "the best held-out loss measured in 10 minutes on 2 cores: LSTM of 512, seq 64, "
+               "batch 32, Adam 2e-3 with a cosine decay over the --time-limit (600 s if none), "
+               "float32",
+}
+
+
+def preset_names() -> list[str]:
+    return list(PRESETS)
+
+
+def preset_options(name: str, time_limit: Optional[float] = None) -> dict[str, Any]:
+    """The options preset ``name`` sets (a new dict).  ``time_limit`` is the
+    run's --time-limit in seconds, which the quality preset may scale with."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    del time_limit  # every preset is the same at any time limit (see benchmarks/README.md)
+    return dict(PRESETS[name])
+
+
+def describe_presets() -> str:
+    """One paragraph a preset, for ``crnn train --help``."""
+    return "\n\n".join(f"{name}: {SUMMARIES[name]}." for name in PRESETS)
