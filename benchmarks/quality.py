@@ -66,6 +66,9 @@ CONFIGS: dict[str, dict] = {
     "lstm-512-cosine": dict(_ADAM_LSTM, schedule={"kind": "cosine", "floor": 0.1}),
     # crnn's one-hot LSTM started where an nn.Embedding-fed PyTorch LSTM starts.
     "lstm-512-emb": dict(_ADAM_LSTM, init="embedding"),
+    "lstm-512-emb-lr4e-3": dict(_ADAM_LSTM, init="embedding", lr=4e-3),
+    "lstm-512-emb-lr6e-3": dict(_ADAM_LSTM, init="embedding", lr=6e-3),
+    "lstm-512x2-emb-drop": dict(_ADAM_LSTM, init="embedding", layers=2, dropout=0.2),
     # char-rnn's optimizer: RMSprop with alpha 0.95.
     "lstm-512-rmsprop": dict(_ADAM_LSTM, optimizer="rmsprop", optimizer_settings={"alpha": 0.95}),
     "lstm-256x2-drop": dict(_ADAM_LSTM, hidden=256, layers=2, dropout=0.2),
@@ -76,7 +79,7 @@ CONFIGS: dict[str, dict] = {
     "rnn-512-adam": dict(_ADAM_LSTM, cell="rnn"),
     # crnn train --preset quality (crnn.presets.PRESETS["quality"]; a test
     # keeps the two equal).  Under torch: the same, fed by nn.Embedding.
-    "quality": dict(_ADAM_LSTM, init="embedding", schedule={"kind": "cosine", "floor": 0.1}),
+    "quality": dict(_ADAM_LSTM, init="embedding", lr=5e-3, schedule={"kind": "cosine", "floor": 0.1}),
     # Small enough for --quick (seconds).
     "tiny-lstm": dict(_ADAM_LSTM, hidden=32, seq=16, batch=8, lr=1e-2),
 }

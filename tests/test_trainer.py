@@ -164,3 +164,16 @@ def test_a_time_limit_cancels_a_long_iteration(tmp_path):
     assert history.stop_reason == "time"
     assert time.monotonic() - started < 10
     assert crnn.load(tmp_path / "m.npz").iteration == model.iteration
+
+
+def test_the_model_a_time_limited_run_ends_with_is_validated(tmp_path):
+    """The deadline stops training, not the final checkpoint's validation:
+    the run reports (and keeps as the best) the model it ends with."""
+    text = TEXT * 30
+    model = crnn.CharRNN(crnn.Vocab.from_text(text), hidden_size=16, seq_length=10, seed=0)
+    trainer = crnn.Trainer(model, text, val_fraction=0.1, checkpoint=tmp_path / "m.npz")
+    history = trainer.run(time_limit=0.3)
+    assert history.stop_reason == "time"
+    assert history.checkpoint_iterations[-1] == model.iteration
+    assert history.val_loss[-1] == pytest.approx(model.evaluate(trainer.val_ids)["nats_per_char"])
+    assert crnn.load(tmp_path / "m.best.npz").iteration == model.iteration

@@ -220,7 +220,7 @@ class Trainer:
             self._train_until_pause()
             reason = self._stop_reason()
             if reason is not None or self.model.iteration % self.checkpoint_every == 0:
-                self.checkpoint_now()
+                self.checkpoint_now(final=reason is not None)
             if self.sample_every and self.model.iteration % self.sample_every == 0:
                 self._emit(Event("sample", self.model.iteration,
                                  text=self.model.sample(SAMPLE_LENGTH, seed=self.model.iteration)))
@@ -267,14 +267,16 @@ class Trainer:
 
     # ------------------------------------------------------------------
 
-    def checkpoint_now(self) -> Optional[float]:
+    def checkpoint_now(self, final: bool = False) -> Optional[float]:
         """Validate, then save (the latest and, if it is the best, the best
         model).  Returns the validation loss (None without validation text,
-        or when a stop request cut the validation short)."""
+        or when a stop request cut the validation short).  The time limit
+        cuts short only the validations of checkpoints before the ``final``
+        one: the model a run ends with is always validated."""
         model = self.model
         if self.saved_iteration == model.iteration:
             return None
-        val = self._validate()
+        val = self._validate(final)
         if val is not None:
             model.val_history.append((model.iteration, val))  # saved with the model
         if self.checkpoint is not None:
@@ -293,13 +295,14 @@ class Trainer:
                          saved=self.checkpoint, best=best))
         return val
 
-    def _validate(self) -> Optional[float]:
+    def _validate(self, final: bool = False) -> Optional[float]:
         """Held-out nats/char from the model's start state (what ``crnn eval``
-        will report), or None.  A stop request or the deadline cuts it short."""
+        will report), or None.  A stop request cuts it short, and so does
+        the deadline unless this is the run's ``final`` checkpoint."""
         if not len(self.val_ids):
             return None
         def interrupted() -> bool:
-            return self._stop.is_set() or self._out_of_time()
+            return self._stop.is_set() or (not final and self._out_of_time())
         result = self.model.evaluate(self.val_ids, should_stop=interrupted)
         if result is None:
             return None
