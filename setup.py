@@ -131,7 +131,8 @@ ext = Extension(
     sources=sources,
     include_dirs=["csrc", numpy.get_include()],
     # headers hold the kernel templates: a change to one rebuilds the sources
-    depends=sorted(glob.glob("csrc/*.h") + glob.glob("csrc/layers/*.h") + glob.glob("csrc/optim/*.h")),
+    depends=sorted(glob.glob("csrc/*.h") + glob.glob("csrc/layers/*.h") + glob.glob("csrc/optim/*.h")
+                   + glob.glob("csrc/ops/*.h")),
     define_macros=macros,
     extra_compile_args=compile_args,
     extra_link_args=link_args,

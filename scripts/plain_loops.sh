@@ -11,21 +11,16 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 python="${PYTHON:-python3}"
+source "$repo/scripts/_tree_and_venv.sh"
 work="$(mktemp -d "${TMPDIR:-/tmp}/crnn-plain.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 started=$SECONDS
 
 echo "== copy the working tree to $work/src-tree"
-mkdir -p "$work/src-tree"
-(cd "$repo" && git ls-files -z --cached --others --exclude-standard \
-    | xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' \
-    | tar --null -T - -cf -) | tar -xf - -C "$work/src-tree"
+copy_working_tree "$work/src-tree"
 
 echo "== venv with the build and test requirements"
-"$python" -m venv "$work/venv"
-vpy="$work/venv/bin/python"
-"$vpy" -m pip install --quiet --disable-pip-version-check \
-    "Cython>=3.0" "setuptools>=77" "numpy>=2.2" "click>=8.0" "pytest>=7" "hypothesis>=6"
+make_test_venv "$work/venv"
 
 echo "== build with CRNN_PLAIN_LOOPS=1"
 (cd "$work/src-tree" && rm -f src/crnn/_kernels*.so src/crnn/_kernels.c \

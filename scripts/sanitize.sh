@@ -28,6 +28,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 python="${PYTHON:-python3}"
+source "$repo/scripts/_tree_and_venv.sh"
 self_test=0
 if [[ "${1:-}" == "--self-test" ]]; then
     self_test=1
@@ -107,20 +108,10 @@ fi
 
 # ----------------------------------------------------------------------
 echo "== copy the working tree to $work/src-tree"
-mkdir -p "$work/src-tree"
-(cd "$repo" && git ls-files -z --cached --others --exclude-standard \
-    | xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' \
-    | tar --null -T - -cf -) | tar -xf - -C "$work/src-tree"
+copy_working_tree "$work/src-tree"
 
 echo "== build environment"
-# A venv of its own with everything the build and the tests need, installed
-# at the project's own lower bounds or later (pyproject.toml), so the stage
-# never depends on what the invoking interpreter happens to have (its
-# setuptools may be older than the build needs).
-"$python" -m venv "$work/venv"
-vpy="$work/venv/bin/python"
-"$vpy" -m pip install --quiet --disable-pip-version-check \
-    "Cython>=3.0" "setuptools>=77" "numpy>=2.2" "click>=8.0" "pytest>=7" "hypothesis>=6" \
+make_test_venv "$work/venv" \
     || { echo "sanitize.sh: could not install the build and test requirements" >&2; exit 1; }
 
 # Python's own CFLAGS carry -fwrapv, which defines signed overflow and so

@@ -46,6 +46,23 @@ def test_init_schemes(cell):
 
 
 @pytest.mark.parametrize("cell", CELLS)
+def test_embedding_init_is_an_embedding_table_times_pytorchs_w_ih(cell):
+    """Layer 0's input weights are E @ W_ih.T (E ~ N(0,1), V x H; W_ih
+    PyTorch's uniform): entries of standard deviation sqrt(H / (3H)) = 0.577;
+    everything else is PyTorch's uniform(+-1/sqrt(H))."""
+    L, H, V = 2, 128, 40
+    flat = NP.init_params(cell, L, H, V, np.random.default_rng(2), "embedding")
+    v = NP.views(flat, cell, L, H, V)
+    assert abs(np.std(v["weight_ih_T_l0"]) - np.sqrt(1 / 3)) < 0.02
+    assert abs(np.mean(v["weight_ih_T_l0"])) < 0.02
+    bound = 1 / np.sqrt(H)
+    rest = np.concatenate([a.ravel() for k, a in v.items() if k != "weight_ih_T_l0"])
+    assert np.max(np.abs(rest)) <= bound
+    again = NP.init_params(cell, L, H, V, np.random.default_rng(2), "embedding")
+    np.testing.assert_array_equal(again, flat)
+
+
+@pytest.mark.parametrize("cell", CELLS)
 def test_torch_state_dict_keys_shapes_and_round_trip(cell):
     L, H, V = 2, 3, 5
     G = NP.GATES[cell]

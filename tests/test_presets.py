@@ -112,3 +112,10 @@ def test_the_quality_benchmark_measures_the_quality_preset():
              "init": "init"}
     assert {k: row[k] for k in pairs} == {k: preset[v] for k, v in pairs.items()}
     assert row["schedule"] == {"kind": preset["lr_schedule"], "floor": preset["lr_floor"]}
+
+
+def test_quality_trains_one_layer_for_short_time_limits():
+    short = presets.preset_options("quality", time_limit=60)
+    assert (short["num_layers"], short["dropout"]) == (1, 0.0)
+    assert presets.preset_options("quality", time_limit=600)["num_layers"] == 2
+    assert presets.preset_options("quality")["num_layers"] == 2  # no limit: 600 s

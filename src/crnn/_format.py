@@ -29,14 +29,24 @@ import numpy as np
 
 from ._modelutil import VAL_HISTORY_MAX
 from .errors import ModelFormatError, OptimizerError
-from .model import CharRNN
+from .model import PARAM_NAMES, CharRNN
 from . import optim
 from .network import CELLS, INIT_SCHEMES, Network
 from .optim import CLIP_MODES, OPTIMIZERS
 from .vocab import Vocab
 
-PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
 V1_ARRAYS = PARAM_NAMES + tuple("m" + n for n in PARAM_NAMES) + ("hidden", "pointers")
+
+# Limits for untrusted files (crnn.io checks them too).  Real models are far
+# inside them.
+LIMITS = {
+    "hidden_size": 1 << 15,
+    "seq_length": 1 << 20,
+    "batch_size": 1 << 16,
+    "vocab": 0x110000,
+    "iteration": 1 << 62,
+    "pointer": 1 << 62,
+}
 MAX_LAYERS = 64
 
 
@@ -169,13 +179,10 @@ def build_model(vocab: Vocab, meta: dict, arrays: dict[str, np.ndarray]) -> Char
     return fill_model(model, meta, arrays)
 
 
-POINTER_LIMIT = 1 << 62
-
-
 def check_values(model: CharRNN, arrays: dict[str, np.ndarray]) -> None:
     for name, array in arrays.items():
         if name == "pointers":
-            if array.size and not (0 <= array.min() and array.max() <= POINTER_LIMIT):
+            if array.size and not (0 <= array.min() and array.max() <= LIMITS["pointer"]):
                 raise ModelFormatError("the data pointers are out of range")
         elif not np.isfinite(array).all():
             raise ModelFormatError(f"array {name!r} contains NaN or infinite values")

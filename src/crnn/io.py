@@ -42,14 +42,7 @@ MAX_META_BYTES = 16 << 20
 MAX_NPY_HEADER = 10_000  # NumPy's own default limit for header text
 MAX_EXPANSION = 4  # total uncompressed size <= MIN_BUDGET + MAX_EXPANSION * file size
 MIN_BUDGET = 64 << 20
-LIMITS = {
-    "hidden_size": 1 << 15,
-    "seq_length": 1 << 20,
-    "batch_size": 1 << 16,
-    "vocab": 0x110000,
-    "iteration": 1 << 62,
-    "pointer": 1 << 62,
-}
+LIMITS = _format.LIMITS  # hidden_size, seq_length, batch_size, vocab, iteration, pointer
 
 # ----------------------------------------------------------------------
 # Saving

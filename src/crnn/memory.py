@@ -48,8 +48,8 @@ def training_breakdown(hidden_size: int, vocab_size: int, seq_length: int, batch
     P = net.param_count
     state = L * B * net.state_width  # the training state of every stream
     fused = engine.fused_step_ok(B, T)
-    work = (_kernels.train_workspace_size(B, T, H, V) if fused and cell == "rnn" and L == 1
-            else engine.train_workspace_size(B, T))
+    # The fused step (min-char-rnn's network only) has a workspace of its own.
+    work = _kernels.train_workspace_size(B, T, H, V) if fused else engine.train_workspace_size(B, T)
     steps = max(1, min(eval_steps, int(2e8 // (P + L * H * H))))
     return {
         "parameters": P * size,

@@ -155,8 +155,7 @@ class CharRNN(TrainingMixin):
         if spec is None:
             spec = schedules.Constant()
         elif isinstance(spec, (dict, str)):
-            spec = schedules.from_json(spec) if not (isinstance(spec, str) and spec == "constant") \
-                else schedules.Constant()
+            spec = schedules.from_json(spec)
         if not isinstance(spec, schedules.Schedule):
             raise OptimizerError(f"lr_schedule must be a crnn.schedules spec, got {spec!r}")
         self._lr_schedule = spec

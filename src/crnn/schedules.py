@@ -190,7 +190,10 @@ def make_schedule(kind: str = "constant", **options) -> Schedule:
 
 
 def from_json(spec: "dict | str") -> Schedule:
-    """The schedule described by to_json()'s dict (or that dict as JSON text)."""
+    """The schedule described by to_json()'s dict (or that dict as JSON
+    text, or just a kind's name: "constant")."""
+    if isinstance(spec, str) and spec in SCHEDULES:
+        return make_schedule(spec)
     if isinstance(spec, str):
         try:
             spec = json.loads(spec)

@@ -22,6 +22,7 @@ def info(model_path: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(facts, indent=2, ensure_ascii=False))
         return
+    width = max(len(key) for key in facts) + 2  # the longest label, its colon, a space
     for key, value in facts.items():
         if key == "vocabulary":
             value = printable_vocab(value)
@@ -29,7 +30,7 @@ def info(model_path: str, as_json: bool) -> None:
             value = f"{value:.6g}"
         elif value is None:
             value = "-"
-        click.echo(f"{key.replace('_', ' ') + ':':<22}{value}")
+        click.echo(f"{key.replace('_', ' ') + ':':<{width}}{value}")
 
 
 def model_facts(path: str, model: CharRNN) -> dict:

@@ -25,7 +25,7 @@ from ..memory import check_training_fits
 from ..training_progress import TrainingProgress
 from .corpus import Corpus, training_corpus
 from .outcome import fail_checkpoint, fail_diverged, finish
-from .progress import CsvLog, open_log
+from .csvlog import CsvLog, open_log
 from ..presets import QUALITY_SECONDS, describe_presets, preset_names, preset_options
 from ..training import iterations_per_second
 
@@ -64,7 +64,8 @@ SHAPE_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype", "cell", "nu
 @click.option("--init", type=click.Choice(["min-char-rnn", "pytorch", "char-rnn", "embedding"]), default=None,
               show_default="min-char-rnn for rnn, pytorch for lstm and gru",
               help="Initial weights: N(0,1)*0.01; PyTorch's uniform(+-1/sqrt(H)); char-rnn's "
-              "uniform(+-0.08) with LSTM forget-gate bias 1.")
+              "uniform(+-0.08) with LSTM forget-gate bias 1; PyTorch's with layer 0's input "
+              "weights as an nn.Embedding(V, H) table times W_ih (learns faster).")
 @click.option("--optimizer", type=click.Choice(["adagrad", "adam", "adamw", "rmsprop", "sgd"]),
               default="adagrad", help="Optimizer, as torch.optim defines it (adagrad: min-char-rnn's).")
 @click.option("--momentum", type=click.FloatRange(min=0, max=1, max_open=True), default=None,
