@@ -85,7 +85,7 @@ CONFIGS: dict[str, dict] = {
     "rnn-512-adam": dict(_ADAM_LSTM, cell="rnn"),
     # crnn train --preset quality (crnn.presets.PRESETS["quality"]; a test
     # keeps the two equal).  Under torch: the same, fed by nn.Embedding.
-    "quality": dict(_ADAM_LSTM, init="embedding", layers=2, dropout=0.25, lr=3e-3,
+    "quality": dict(_ADAM_LSTM, init="embedding", hidden=384, layers=2, dropout=0.2, lr=4e-3,
                     schedule={"kind": "cosine", "floor": 0.1}),
     # Small enough for --quick (seconds).
     "tiny-lstm": dict(_ADAM_LSTM, hidden=32, seq=16, batch=8, lr=1e-2),

@@ -114,8 +114,11 @@ def test_the_quality_benchmark_measures_the_quality_preset():
     assert row["schedule"] == {"kind": preset["lr_schedule"], "floor": preset["lr_floor"]}
 
 
-def test_quality_trains_one_layer_for_short_time_limits():
-    short = presets.preset_options("quality", time_limit=60)
-    assert (short["num_layers"], short["dropout"]) == (1, 0.0)
-    assert presets.preset_options("quality", time_limit=600)["num_layers"] == 2
-    assert presets.preset_options("quality")["num_layers"] == 2  # no limit: 600 s
+def test_quality_scales_the_network_with_the_time_limit():
+    def shape(seconds):
+        options = presets.preset_options("quality", time_limit=seconds)
+        return options["num_layers"], options["hidden_size"], options["dropout"]
+
+    assert shape(60) == (1, 512, 0.0)
+    assert shape(600) == shape(None) == (2, 384, 0.2)  # no limit: 600 s
+    assert shape(3600) == (2, 512, 0.25)
