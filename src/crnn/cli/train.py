@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import CheckpointError, TrainingDivergedError
 from ..model import CharRNN
+from ..network import INIT_SCHEMES
 from ..training import DEFAULT_CHECKPOINT_EVERY, Event, History, Trainer, split_validation
 from .common import (
     CONTEXT_SETTINGS, ENCODING_OPTION, ERRORS_OPTION, EXIT_INTERRUPTED, SEED_TYPE, check_output,
@@ -61,7 +62,7 @@ SHAPE_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype", "cell", "nu
               help="Recurrent layers, stacked.")
 @click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True), default=0.0,
               help="Dropout on the outputs of every layer but the last (training only).")
-@click.option("--init", type=click.Choice(["min-char-rnn", "pytorch", "char-rnn", "embedding"]), default=None,
+@click.option("--init", type=click.Choice(list(INIT_SCHEMES)), default=None,
               show_default="min-char-rnn for rnn, pytorch for lstm and gru",
               help="Initial weights: N(0,1)*0.01; PyTorch's uniform(+-1/sqrt(H)); char-rnn's "
               "uniform(+-0.08) with LSTM forget-gate bias 1; PyTorch's with layer 0's input "
