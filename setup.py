@@ -34,7 +34,7 @@ if sys.platform == "win32":
 else:
     # No -march=native and no -ffast-math: the wheel must run on any x86-64
     # and compute what the reference computes.  Speed on modern CPUs comes from
-    # runtime dispatch inside the kernels (csrc/variants.h, csrc/dispatch.c).
+    # runtime dispatch inside the kernels (csrc/isa_variants.h, csrc/dispatch.c).
     compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
     # fp-contract lets the AVX2/AVX-512 variants fuse multiply-adds.
     compile_args += ["-std=c99", "-fno-math-errno", "-ffp-contract=fast"]

@@ -4,30 +4,7 @@
  * Included by kernels_f64.c / kernels_f32.c after the variants.
  */
 
-#define API_CAT_(a, b, c) a##b##c
-#define API_CAT(a, b, c) API_CAT_(a, b, c)
-#define VARIANT(name, isa) API_CAT(name, SUFFIX, isa)
-#define PUBLIC(name) API_CAT(name, SUFFIX, )
-
-/* DISPATCH returns the chosen variant's result; DISPATCH_VOID just calls it
- * (ISO C forbids "return f();" in a void function). */
-#if CRNN_MULTI_ISA
-#define DISPATCH_VOID(name, args)                                            \
-    switch (crnn_get_isa()) {                                                \
-    case CRNN_ISA_AVX512: VARIANT(name, _avx512) args; break;                \
-    case CRNN_ISA_AVX2: VARIANT(name, _avx2) args; break;                    \
-    default: VARIANT(name, _baseline) args; break;                           \
-    }
-#define DISPATCH(name, args)                                                 \
-    switch (crnn_get_isa()) {                                                \
-    case CRNN_ISA_AVX512: return VARIANT(name, _avx512) args;                \
-    case CRNN_ISA_AVX2: return VARIANT(name, _avx2) args;                    \
-    default: return VARIANT(name, _baseline) args;                           \
-    }
-#else
-#define DISPATCH_VOID(name, args) VARIANT(name, _baseline) args;
-#define DISPATCH(name, args) return VARIANT(name, _baseline) args;
-#endif
+#include "dispatch_macros.h"
 
 double PUBLIC(crnn_forward)(REAL *work, REAL *h_last, const REAL *params,
                             const int32_t *inputs, const int32_t *targets,
@@ -94,9 +71,4 @@ void PUBLIC(crnn_exp)(REAL *x, size_t n)
     DISPATCH_VOID(crnn_vexp, (x, n))
 }
 
-#undef DISPATCH
-#undef DISPATCH_VOID
-#undef PUBLIC
-#undef VARIANT
-#undef API_CAT
-#undef API_CAT_
+#include "dispatch_macros_end.h"

@@ -67,4 +67,66 @@ int crnn_team_allowed(void);
 #define CRNN_THREAD_COUNT() 1
 #endif
 
+/* Threads worth using for a pass: at most one per core and one per stream
+ * (the recurrences are shared out by streams), and only as many as get a
+ * million of the pass's multiply-adds each, enough to pay for starting a
+ * team and the few barriers of a pass. */
+static inline int crnn_team_size(int n_threads, int streams,
+                                 double multiply_adds)
+{
+#ifdef _OPENMP
+    int n = n_threads;
+    if (n > omp_get_num_procs())
+        n = omp_get_num_procs();
+    if (n > streams)
+        n = streams;
+    if (n > multiply_adds / 1e6)
+        n = (int)(multiply_adds / 1e6);
+    if (n > 1 && !crnn_team_allowed())
+        n = 1;
+    return n < 1 ? 1 : n;
+#else
+    (void)n_threads, (void)streams, (void)multiply_adds;
+    return 1;
+#endif
+}
+
+/* A barrier of a team of nt threads (nothing for one thread). */
+#ifdef _OPENMP
+#define CRNN_BARRIER(nt)                                                     \
+    do {                                                                     \
+        if ((nt) > 1) {                                                      \
+            CRNN_PRAGMA(omp barrier)                                         \
+        }                                                                    \
+    } while (0)
+#else
+#define CRNN_BARRIER(nt) ((void)(nt))
+#endif
+
+/* Runs call with tid and team set, on a team of nt threads (or directly
+ * when nt is 1 or there is no OpenMP). */
+#ifdef _OPENMP
+#define CRNN_RUN_TEAM(nt, call)                                              \
+    do {                                                                     \
+        if ((nt) > 1) {                                                      \
+            CRNN_PRAGMA(omp parallel num_threads(nt))                        \
+            {                                                                \
+                const int tid = CRNN_THREAD_ID();                            \
+                const int team = CRNN_THREAD_COUNT();                        \
+                call;                                                        \
+            }                                                                \
+        } else {                                                             \
+            const int tid = 0, team = 1;                                     \
+            call;                                                            \
+        }                                                                    \
+    } while (0)
+#else
+#define CRNN_RUN_TEAM(nt, call)                                              \
+    do {                                                                     \
+        const int tid = 0, team = 1;                                         \
+        (void)(nt);                                                          \
+        call;                                                                \
+    } while (0)
+#endif
+
 #endif /* CRNN_INTERNAL_H */

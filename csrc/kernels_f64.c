@@ -1,8 +1,13 @@
-/* The double kernels: every instruction-set variant plus the public entry points. */
+/* The double kernels of the one-layer tanh network: every
+ * instruction-set variant of kernels_impl.h (isa_variants.h) plus the public entry points (api_impl.h). */
 #include "internal.h"
 
 #define REAL double
 #define IREAL int64_t /* the signed integer of REAL's width */
 #define REAL_IS_DOUBLE 1
 #define SUFFIX _f64
-#include "variants.h"
+#define CRNN_TEMPLATE "kernels_impl.h"
+#define CRNN_WITH_OPS 1
+
+#include "isa_variants.h"
+#include "api_impl.h"

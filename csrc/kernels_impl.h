@@ -1,7 +1,10 @@
 /*
- * kernels_impl.h - the kernels, written once for one float type.
+ * kernels_impl.h - the kernels of the one-layer tanh network (min-char-rnn's),
+ * written once for one float type: forward and backward here, the fused
+ * clip + Adagrad step in kernels_train_impl.h, sampling and tracing in
+ * kernels_sample_impl.h (both included below).
  *
- * Included by variants.h once per instruction set, after defining
+ * Included by isa_variants.h once per instruction set, after defining
  *   REAL    the float type (double or float)
  *   SUFFIX  the type's name suffix (_f64 or _f32)
  *   ISA     the instruction set's name suffix (_baseline, _avx2, _avx512)
@@ -38,17 +41,6 @@
 #define REAL_SQRT sqrt
 #else
 #define REAL_SQRT sqrtf
-#endif
-
-#ifdef _OPENMP
-#define BARRIER(nt)                                                          \
-    do {                                                                     \
-        if ((nt) > 1) {                                                      \
-            CRNN_PRAGMA(omp barrier)                                         \
-        }                                                                    \
-    } while (0)
-#else
-#define BARRIER(nt) ((void)(nt))
 #endif
 
 /* The products, in terms of the strided crnn_gemm (ops_impl.h):
@@ -162,43 +154,10 @@ static void FN(share)(int n, int align, int tid, int nt, int *lo, int *hi)
     *hi = (int)(b < n ? b : n);
 }
 
-/* Threads worth using: at most one per core and one per stream (the
- * recurrences are shared out by streams), and only if each thread gets
- * enough of the chunk's 3*B*T*H*H multiply-adds to pay for starting a team
- * and the few barriers of a pass. */
-#define MIN_WORK_PER_THREAD 1e6
+/* Threads worth using for a chunk of 3*B*T*H*H multiply-adds. */
 static int FN(team_size)(int n_threads, int B, int T, int H)
 {
-#ifdef _OPENMP
-    const double work = 3.0 * B * T * (double)H * H;
-    int n = n_threads;
-    if (n > omp_get_num_procs())
-        n = omp_get_num_procs();
-    if (n > B)
-        n = B;
-    if (n > work / MIN_WORK_PER_THREAD)
-        n = (int)(work / MIN_WORK_PER_THREAD);
-    if (n > 1 && !crnn_team_allowed())
-        n = 1;
-    return n < 1 ? 1 : n;
-#else
-    (void)n_threads;
-    (void)B;
-    (void)T;
-    (void)H;
-    return 1;
-#endif
-}
-
-/* Turns the logits row y (Vn: V logits, -inf beyond) into probabilities in
- * place and returns -log p[target] computed stably as
- * log(sum exp(y - max)) - (y[target] - max). */
-static double FN(softmax_nll)(REAL *y, int target, int Vn)
-{
-    const REAL y_target = y[target];
-    REAL m;
-    const double log_sum = FN(crnn_softmax)(y, Vn, &m);
-    return log_sum - (double)(y_target - m);
+    return crnn_team_size(n_threads, B, 3.0 * B * T * (double)H * H);
 }
 
 /* One time step of the recurrence for n streams (rows of hcur, hprev; the
@@ -249,7 +208,7 @@ static void FN(forward_pass)(const FN(chunk) *c, REAL *h_last, const REAL *h0,
     FN(crnn_transpose)(w->why_t, (size_t)c->Vp, params + c->L.why, V, H, lo, hi);
     if (tid == 0)
         memcpy(w->hs, h0, bh_n * sizeof(REAL));
-    BARRIER(nt);
+    CRNN_BARRIER(nt);
 
     /* The recurrence of this thread's streams: no other thread's results
      * needed until the end. */
@@ -265,7 +224,7 @@ static void FN(forward_pass)(const FN(chunk) *c, REAL *h_last, const REAL *h0,
     }
     if (!c->targets)
         return;
-    BARRIER(nt);
+    CRNN_BARRIER(nt);
 
     /* Logits for this thread's rows at once, then softmax row by row. */
     FN(share)(T * B, 1, tid, nt, &lo, &hi);
@@ -282,24 +241,23 @@ static void FN(forward_pass)(const FN(chunk) *c, REAL *h_last, const REAL *h0,
                      (size_t)c->Vp, hi - lo, c->Vn, H, 1);
     for (int r = lo; r < hi; r++) {
         const int t = r / B, b = r % B;
-        const double loss = FN(softmax_nll)(w->probs + (size_t)r * c->Vp,
+        const double loss = FN(crnn_softmax_nll)(w->probs + (size_t)r * c->Vp,
                                             c->targets[b * T + t], c->Vn);
         memcpy((char *)w->row_loss + (size_t)r * sizeof loss, &loss,
                sizeof loss);
     }
 }
 
-/* acc[lo..hi) (+)= the sum of rows of src (rows, ld), row by row. */
-static void FN(add_rows)(REAL *restrict acc, const REAL *restrict src,
+/* acc[lo..hi) (+)= the sum of the rows of src (rows, ld): set when
+ * overwrite, else added to (crnn_add_rows: the same order either way). */
+static void FN(bias_grad)(REAL *restrict acc, const REAL *restrict src,
                          size_t ld, int rows, int lo, int hi, int overwrite)
 {
     if (lo >= hi)
         return;
     if (overwrite)
         memset(acc + lo, 0, (size_t)(hi - lo) * sizeof(REAL));
-    for (int r = 0; r < rows; r++)
-        for (int j = lo; j < hi; j++)
-            acc[j] += src[r * ld + j];
+    FN(crnn_add_rows)(acc, src, ld, (size_t)rows, (size_t)lo, (size_t)hi);
 }
 
 /* The chunk's loss: the row losses summed in row order, over B. */
@@ -374,14 +332,14 @@ static void FN(backward_pass)(const FN(chunk) *c, REAL *grads, REAL *dh0,
         FN(gemm_nn)(w->dhraw + (size_t)lo * H, (size_t)H,
                          w->dy + (size_t)lo * Vp, (size_t)Vp,
                          params + L.why, (size_t)H, hi - lo, H, V, 0);
-    BARRIER(nt);
+    CRNN_BARRIER(nt);
 
     /* Output layer, this thread's columns: dWhy += dy^T hs, dby. */
     FN(share)(H, CRNN_PAD, tid, nt, &c0, &c1);
     FN(weight_grad)(c, grads, L.why, w->dy, (size_t)Vp, w->hs + bh_n, V, rows,
                     c0, c1, overwrite);
     FN(share)(V, CRNN_PAD, tid, nt, &lo, &hi);
-    FN(add_rows)(grads + L.by, w->dy, (size_t)Vp, rows, lo, hi, overwrite);
+    FN(bias_grad)(grads + L.by, w->dy, (size_t)Vp, rows, lo, hi, overwrite);
 
     /* Back through time, this thread's streams: the only sequential part.
      * d_t = (dhraw_t + dhnext) (1 - h_t^2) in place; dhnext = d_t Whh. */
@@ -402,13 +360,13 @@ static void FN(backward_pass)(const FN(chunk) *c, REAL *grads, REAL *dh0,
         if (dh0)
             memcpy(dh0 + own, w->dhnext + own, n * sizeof(REAL));
     }
-    BARRIER(nt);
+    CRNN_BARRIER(nt);
 
     /* Recurrent and input weights, this thread's columns. */
     if (c0 < c1) {
         FN(weight_grad)(c, grads, L.whh, w->dhraw, (size_t)H, w->hs, H, rows,
                         c0, c1, overwrite);
-        FN(add_rows)(grads + L.bh, w->dhraw, (size_t)H, rows, c0, c1,
+        FN(bias_grad)(grads + L.bh, w->dhraw, (size_t)H, rows, c0, c1,
                      overwrite);
         if (overwrite)
             for (int v = 0; v < V; v++)
@@ -425,31 +383,6 @@ static void FN(backward_pass)(const FN(chunk) *c, REAL *grads, REAL *dh0,
     }
 }
 
-/* Runs call with tid and team set, on a team of nt threads (or directly
- * when nt is 1 or there is no OpenMP). */
-#ifdef _OPENMP
-#define RUN_TEAM(nt, call)                                                   \
-    do {                                                                     \
-        if ((nt) > 1) {                                                      \
-            CRNN_PRAGMA(omp parallel num_threads(nt))                        \
-            {                                                                \
-                const int tid = CRNN_THREAD_ID();                            \
-                const int team = CRNN_THREAD_COUNT();                        \
-                call;                                                        \
-            }                                                                \
-        } else {                                                             \
-            const int tid = 0, team = 1;                                     \
-            call;                                                            \
-        }                                                                    \
-    } while (0)
-#else
-#define RUN_TEAM(nt, call)                                                   \
-    do {                                                                     \
-        const int tid = 0, team = 1;                                         \
-        (void)(nt);                                                          \
-        call;                                                                \
-    } while (0)
-#endif
 
 static double FN(crnn_forward)(REAL *work, REAL *h_last, const REAL *params,
                                const int32_t *inputs, const int32_t *targets,
@@ -459,7 +392,7 @@ static double FN(crnn_forward)(REAL *work, REAL *h_last, const REAL *params,
     const FN(chunk) c = FN(make_chunk)(work, params, inputs, targets, B, T, H,
                                        V);
     const int nt = FN(team_size)(n_threads, B, T, H);
-    RUN_TEAM(nt, FN(forward_pass)(&c, h_last, h0, tid, team));
+    CRNN_RUN_TEAM(nt, FN(forward_pass)(&c, h_last, h0, tid, team));
     return targets ? FN(chunk_loss)(&c) : 0.0;
 }
 
@@ -471,182 +404,12 @@ static void FN(crnn_backward)(REAL *grads, REAL *dh0, REAL *work,
     const FN(chunk) c = FN(make_chunk)(work, params, inputs, targets, B, T, H,
                                        V);
     const int nt = FN(team_size)(n_threads, B, T, H);
-    RUN_TEAM(nt, FN(backward_pass)(&c, grads, dh0, 0, tid, team));
+    CRNN_RUN_TEAM(nt, FN(backward_pass)(&c, grads, dh0, 0, tid, team));
 }
 
-static void FN(crnn_clip)(REAL *g, REAL limit, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const REAL x = g[i];
-        g[i] = x > limit ? limit : (x < -limit ? -limit : x);
-    }
-}
+#include "kernels_train_impl.h"
+#include "kernels_sample_impl.h"
 
-static void FN(crnn_adagrad)(REAL *restrict p, REAL *restrict mem,
-                             const REAL *restrict g, REAL lr, REAL eps,
-                             size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        mem[i] += g[i] * g[i];
-        p[i] -= lr * g[i] / REAL_SQRT(mem[i] + eps);
-    }
-}
-
-/* The rest of train_step's update, this thread's share (Whh and Why were
- * updated as their gradients were made): the biases by index ranges, WxhT
- * rows of the characters present by columns. */
-static void FN(update_pass)(const FN(chunk) *c, REAL *params, REAL *mem,
-                            REAL *grads, int tid, int nt)
-{
-    const crnn_layout L = c->L;
-    const int H = c->H;
-    int lo, hi, c0, c1;
-    FN(share)((int)(L.total - L.bh), CRNN_PAD, tid, nt, &lo, &hi);
-    FN(crnn_clip_adagrad)(params + L.bh + lo, mem + L.bh + lo,
-                          grads + L.bh + lo, c->clip, c->lr, c->eps,
-                          (size_t)(hi - lo));
-    FN(share)(H, CRNN_PAD, tid, nt, &c0, &c1);
-    if (c0 >= c1)
-        return;
-    for (int v = 0; v < c->V; v++) {
-        if (c->w.seen[v] == 0)
-            continue;
-        const size_t row = L.wxh_t + (size_t)v * H + c0;
-        FN(crnn_clip_adagrad)(params + row, mem + row, grads + row, c->clip,
-                              c->lr, c->eps, (size_t)(c1 - c0));
-    }
-}
-
-/* train_step, this thread's share. */
-static void FN(train_pass)(const FN(chunk) *c, REAL *params, REAL *mem,
-                           REAL *grads, REAL *h, int tid, int nt)
-{
-    if (tid == 0) {
-        /* WxhT rows of characters absent from the chunk: zero gradient,
-         * no update (the same result for less work). */
-        memset(c->w.seen, 0, (size_t)c->V * sizeof(REAL));
-        for (int k = 0; k < c->B * c->T; k++)
-            c->w.seen[c->inputs[k]] = 1;
-    }
-    FN(forward_pass)(c, h, h, tid, nt);
-    BARRIER(nt);
-    FN(backward_pass)(c, grads, NULL, 1, tid, nt);
-    BARRIER(nt);
-    FN(update_pass)(c, params, mem, grads, tid, nt);
-}
-
-static double FN(crnn_train_step)(REAL *params, REAL *mem, REAL *grads,
-                                  REAL *work, REAL *h, const int32_t *inputs,
-                                  const int32_t *targets, REAL lr, REAL clip,
-                                  REAL eps, int B, int T, int H, int V,
-                                  int n_threads)
-{
-    FN(chunk) c = FN(make_chunk)(work, params, inputs, targets, B, T, H, V);
-    c.update_params = params;
-    c.update_mem = mem;
-    c.lr = lr;
-    c.clip = clip;
-    c.eps = eps;
-    const int nt = FN(team_size)(n_threads, B, T, H);
-    RUN_TEAM(nt, FN(train_pass)(&c, params, mem, grads, h, tid, team));
-    return FN(chunk_loss)(&c);
-}
-
-/* Index of the first maximum of y (V). */
-static int FN(argmax)(const REAL *y, int V)
-{
-    int best = 0;
-    for (int j = 1; j < V; j++)
-        if (y[j] > y[best])
-            best = j;
-    return best;
-}
-
-/* Inverse-CDF draw from softmax(y / temperature) with uniform u. */
-static int FN(draw)(REAL *y, double u, double temperature, int V)
-{
-    REAL m = y[FN(argmax)(y, V)];
-    for (int j = 0; j < V; j++)
-        y[j] = (REAL)((y[j] - m) / temperature);
-    FN(crnn_vexp_shifted)(y, 0, V);
-    double total = 0.0;
-    for (int j = 0; j < V; j++)
-        total += y[j];
-    const double threshold = u * total;
-    double cum = 0.0;
-    int last_possible = 0;
-    for (int j = 0; j < V; j++) {
-        if (y[j] <= 0)
-            continue;
-        cum += y[j];
-        last_possible = j;
-        if (cum > threshold)
-            return j;
-    }
-    return last_possible; /* u*total rounded up past the sum */
-}
-
-/* One stream: both products are dot products with the rows of the weights
- * (crnn_gemv_rows), visited forwards and backwards on alternate steps. */
-static void FN(crnn_sample)(int32_t *out, REAL *h, REAL *work,
-                            const REAL *params, int32_t x0,
-                            const double *uniforms, double temperature, int n,
-                            int H, int V)
-{
-    const crnn_layout L = crnn_param_layout(H, V);
-    REAL *hnew = work, *y = hnew + H;
-    int32_t x = x0;
-    for (int i = 0; i < n; i++) {
-        FN(recur_step)(hnew, h, params + L.wxh_t, params + L.bh,
-                       params + L.whh, NULL, &x, 0, 1, H, 1, i & 1);
-        memcpy(h, hnew, (size_t)H * sizeof(REAL));
-        memcpy(y, params + L.by, (size_t)V * sizeof(REAL));
-        FN(crnn_gemv_rows)(y, h, params + L.why, (size_t)H, V, H, 1, i & 1, 0);
-        x = temperature == 0.0 ? FN(argmax)(y, V)
-                               : FN(draw)(y, uniforms[i], temperature, V);
-        out[i] = x;
-    }
-}
-
-/* Trace of one stream for inspecting a model (crnn.h): the recurrence step
- * by step straight into states, then the logits of all T predictions as one
- * matrix product (row t from the state before inputs[t]: h0, then
- * states[t-1]) and a softmax per row, copied out without the padding. */
-static void FN(crnn_trace)(REAL *states, REAL *probs, REAL *work,
-                           const REAL *params, const int32_t *inputs,
-                           const REAL *h0, int T, int H, int V)
-{
-    const crnn_layout L = crnn_param_layout(H, V);
-    const size_t h = (size_t)H, vp = crnn_padded((size_t)V);
-    const int Vn = (V + LANES - 1) / LANES * LANES;
-    REAL *why_t = work, *logits = work + h * vp;
-    for (int t = 0; t < T; t++) {
-        const REAL *before = t ? states + (size_t)(t - 1) * h : h0;
-        FN(recur_step)(states + (size_t)t * h, before, params + L.wxh_t,
-                       params + L.bh, params + L.whh, NULL, inputs + t, 0, 1,
-                       H, 1, t & 1);
-    }
-    FN(crnn_transpose)(why_t, vp, params + L.why, V, H, 0, H);
-    for (int t = 0; t < T; t++) {
-        REAL *row = logits + (size_t)t * vp;
-        memcpy(row, params + L.by, (size_t)V * sizeof(REAL));
-        for (int j = V; j < Vn; j++) /* WhyT is 0 there: stays -inf */
-            row[j] = -(REAL)INFINITY;
-    }
-    FN(gemm_nn)(logits, vp, h0, h, why_t, vp, 1, Vn, H, 1);
-    if (T > 1)
-        FN(gemm_nn)(logits + vp, vp, states, h, why_t, vp, T - 1, Vn, H, 1);
-    for (int t = 0; t < T; t++) {
-        REAL m;
-        REAL *row = logits + (size_t)t * vp;
-        FN(crnn_softmax)(row, Vn, &m);
-        memcpy(probs + (size_t)t * V, row, (size_t)V * sizeof(REAL));
-    }
-}
-
-#undef RUN_TEAM
-#undef MIN_WORK_PER_THREAD
-#undef BARRIER
 #undef REAL_SQRT
 #undef LANES
 #undef FN

@@ -4,28 +4,7 @@
  * crnn_get_isa() (dispatch.c).
  */
 
-#define NAPI_CAT_(a, b, c) a##b##c
-#define NAPI_CAT(a, b, c) NAPI_CAT_(a, b, c)
-#define VARIANT(name, isa) NAPI_CAT(name, SUFFIX, isa)
-#define PUBLIC(name) NAPI_CAT(name, SUFFIX, )
-
-#if CRNN_MULTI_ISA
-#define NET_DISPATCH(name, args)                                             \
-    switch (crnn_get_isa()) {                                                \
-    case CRNN_ISA_AVX512: return VARIANT(name, _avx512) args;                \
-    case CRNN_ISA_AVX2: return VARIANT(name, _avx2) args;                    \
-    default: return VARIANT(name, _baseline) args;                           \
-    }
-#define NET_DISPATCH_VOID(name, args)                                        \
-    switch (crnn_get_isa()) {                                                \
-    case CRNN_ISA_AVX512: VARIANT(name, _avx512) args; break;                \
-    case CRNN_ISA_AVX2: VARIANT(name, _avx2) args; break;                    \
-    default: VARIANT(name, _baseline) args; break;                           \
-    }
-#else
-#define NET_DISPATCH(name, args) return VARIANT(name, _baseline) args;
-#define NET_DISPATCH_VOID(name, args) VARIANT(name, _baseline) args;
-#endif
+#include "dispatch_macros.h"
 
 int PUBLIC(crnn_net_forward)(double *loss, REAL *work, REAL *state_out,
                              const REAL *params, const int32_t *inputs,
@@ -35,7 +14,7 @@ int PUBLIC(crnn_net_forward)(double *loss, REAL *work, REAL *state_out,
                              int cell, int L, int B, int T, int H, int V,
                              int n_threads)
 {
-    NET_DISPATCH(crnn_net_forward,
+    DISPATCH(crnn_net_forward,
                  (loss, work, state_out, params, inputs, targets, state0,
                   masks, states_seq, probs_out, cancel, cell, L, B, T, H, V,
                   n_threads))
@@ -47,7 +26,7 @@ int PUBLIC(crnn_net_backward)(REAL *grads, REAL *dstate0, REAL *work,
                               const volatile int *cancel, int cell, int L,
                               int B, int T, int H, int V, int n_threads)
 {
-    NET_DISPATCH(crnn_net_backward,
+    DISPATCH(crnn_net_backward,
                  (grads, dstate0, work, params, inputs, targets, masks,
                   cancel, cell, L, B, T, H, V, n_threads))
 }
@@ -57,14 +36,9 @@ void PUBLIC(crnn_net_sample)(int32_t *out, REAL *state, REAL *work,
                              const double *uniforms, double temperature,
                              int n, int cell, int L, int H, int V)
 {
-    NET_DISPATCH_VOID(crnn_net_sample, (out, state, work, params, x0,
+    DISPATCH_VOID(crnn_net_sample, (out, state, work, params, x0,
                                         uniforms, temperature, n, cell, L, H,
                                         V))
 }
 
-#undef NET_DISPATCH
-#undef NET_DISPATCH_VOID
-#undef PUBLIC
-#undef VARIANT
-#undef NAPI_CAT
-#undef NAPI_CAT_
+#include "dispatch_macros_end.h"

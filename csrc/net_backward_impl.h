@@ -104,10 +104,10 @@ static void FN(layer_grads)(FN(net) *c, const FN(layer) *y, int l,
     FN(share)((size_t)GH, CRNN_PAD, tid, nt, &lo, &hi);
     if (lo < hi) {
         if (c->cell == CRNN_CELL_RNN) {
-            FN(add_rows)(grads + y->at.b_ih, da, ld, rows, lo, hi);
+            FN(crnn_add_rows)(grads + y->at.b_ih, da, ld, rows, lo, hi);
         } else {
-            FN(add_rows)(grads + y->at.b_ih, da, ld, rows, lo, hi);
-            FN(add_rows)(grads + y->at.b_hh, dhh, ld, rows, lo, hi);
+            FN(crnn_add_rows)(grads + y->at.b_ih, da, ld, rows, lo, hi);
+            FN(crnn_add_rows)(grads + y->at.b_hh, dhh, ld, rows, lo, hi);
         }
         if (l == 0) /* W_ih^T rows of the characters read, in row order */
             for (size_t r = 0; r < rows; r++) {
@@ -166,7 +166,7 @@ static int FN(backward_pass)(FN(net) *c, REAL *grads, REAL *dstate0, int tid,
                   top.hs + (size_t)B * H, (size_t)H, (int)(hi - lo), H,
                   (int)rows, 1);
     FN(share)((size_t)V, CRNN_PAD, tid, nt, &lo, &hi);
-    FN(add_rows)(grads + out.b_ih, dy, (size_t)Vp, rows, lo, hi);
+    FN(crnn_add_rows)(grads + out.b_ih, dy, (size_t)Vp, rows, lo, hi);
 
     for (int l = c->L - 1; l >= 0; l--) {
         const FN(layer) y = FN(get_layer)(c, l);

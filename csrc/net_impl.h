@@ -314,7 +314,7 @@ static int FN(crnn_net_forward)(double *loss, REAL *work, REAL *state_out,
     const int nt = FN(net_team_size)(n_threads, crnn_net_gates(cell), L, B, T,
                                      H);
     int stopped = 0;
-    NET_RUN_TEAM(nt, FN(forward_team)(&c, state_out, state0, states_seq,
+    CRNN_RUN_TEAM(nt, FN(forward_team)(&c, state_out, state0, states_seq,
                                       probs_out, &stopped, tid, team));
     if (stopped)
         return 1;
@@ -351,15 +351,13 @@ static int FN(crnn_net_backward)(REAL *grads, REAL *dstate0, REAL *work,
     const int nt = FN(net_team_size)(n_threads, crnn_net_gates(cell), L, B, T,
                                      H);
     int stopped = 0;
-    NET_RUN_TEAM(nt, FN(backward_team)(&c, grads, dstate0, &stopped, tid,
+    CRNN_RUN_TEAM(nt, FN(backward_team)(&c, grads, dstate0, &stopped, tid,
                                        team));
     return stopped;
 }
 
 #include "net_sample_impl.h"
 
-#undef NET_RUN_TEAM
-#undef NET_BARRIER
 #undef LANES
 #undef FN
 #undef NET_CAT

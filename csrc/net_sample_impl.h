@@ -55,8 +55,8 @@ static void FN(crnn_net_sample)(int32_t *out, REAL *state, REAL *work,
         memcpy(y, params + top.b_ih, (size_t)V * sizeof(REAL));
         FN(crnn_gemv_rows)(y, state + (size_t)(L - 1) * S, params + top.w_ih,
                            (size_t)H, V, H, 1, dir, 0);
-        x = temperature == 0.0 ? FN(net_argmax)(y, V)
-                               : FN(net_draw)(y, uniforms[i], temperature, V);
+        x = temperature == 0.0 ? FN(crnn_argmax)(y, V)
+                               : FN(crnn_draw)(y, uniforms[i], temperature, V);
         out[i] = x;
     }
 }

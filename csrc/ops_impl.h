@@ -1,7 +1,7 @@
 /*
  * ops_impl.h - the primitives the kernels spend their time in, written once
  * for one float type and instruction set (REAL, IREAL, SUFFIX, ISA,
- * CRNN_VECTOR_BYTES and CRNN_VECTOR_REGS: see variants.h):
+ * CRNN_VECTOR_BYTES and CRNN_VECTOR_REGS: see isa_variants.h):
  *
  *   crnn_gemm       C (M,N) = beta*C + op(A) B, B (K,N), with op(A) (M,K)
  *                   given by strides: A itself, A^T, or k walked backwards
@@ -11,6 +11,7 @@
  *   crnn_softmax    a padded row of logits to probabilities
  *   crnn_transpose  a block of rows of a transposed matrix
  *   crnn_clip_adagrad  clip and Adagrad in one pass
+ *   crnn_softmax_nll, crnn_add_rows, crnn_argmax, crnn_draw  (ops/pick_impl.h)
  *
  * Matrices are row-major with explicit strides; beta is 0 or 1.
  *
@@ -28,7 +29,7 @@
  * The code is in ops/: vector_tiles_impl.h (vector types, register tiles,
  * crnn_gemm), vector_math_impl.h (exp, tanh, crnn_gemv_rows),
  * vector_rows_impl.h (softmax, transpose, clip + Adagrad) and, without
- * vector extensions, plain_impl.h.
+ * vector extensions, plain_impl.h; then pick_impl.h, on top of either.
  */
 
 #define OPS_CAT_(a, b, c) a##b##c
@@ -52,6 +53,19 @@ static void OP(transpose_scalar)(REAL *restrict dst, size_t ldd,
             dst[(size_t)k * ldd + i] = src[(size_t)i * cols + k];
         for (size_t i = (size_t)rows; i < ldd; i++)
             dst[(size_t)k * ldd + i] = 0;
+    }
+}
+
+/* c[0..N) (+)= B a with B (N, K) row stride ldb, one plain dot product
+ * per row (crnn_gemv_rows' plain loops, and its path for short rows). */
+static void OP(gemv_rows_scalar)(REAL *c, const REAL *a, const REAL *Bm,
+                                 size_t ldb, int N, int K, int beta)
+{
+    for (int r = 0; r < N; r++) {
+        REAL s = 0;
+        for (int k = 0; k < K; k++)
+            s += a[k] * Bm[r * ldb + k];
+        c[r] = beta ? c[r] + s : s;
     }
 }
 
@@ -82,6 +96,8 @@ static void OP(clip_adagrad_exact)(REAL *restrict p, REAL *restrict mem,
 #include "ops/plain_impl.h"
 
 #endif /* CRNN_VECTOR_EXT */
+
+#include "ops/pick_impl.h"
 
 #undef REAL_SQRT
 #undef OP

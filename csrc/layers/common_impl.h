@@ -311,17 +311,6 @@ static void FN(share)(size_t n, int align, int tid, int nt, size_t *lo,
     *hi = b < n ? b : n;
 }
 
-#ifdef _OPENMP
-#define NET_BARRIER(nt)                                                      \
-    do {                                                                     \
-        if ((nt) > 1) {                                                      \
-            CRNN_PRAGMA(omp barrier)                                         \
-        }                                                                    \
-    } while (0)
-#else
-#define NET_BARRIER(nt) ((void)(nt))
-#endif
-
 /* Cancelling inside a team.  Threads poll *cancel while they work (every
  * time step) and vote in flag[phase % 3]; at the barrier that ends a phase
  * all of them read that flag, so all stop together or none does.  The flag
@@ -351,7 +340,7 @@ static int FN(poll)(FN(stopper) *s, int phase)
 static int FN(end_phase)(FN(stopper) *s, int *phase, int tid, int nt)
 {
     FN(poll)(s, *phase);
-    NET_BARRIER(nt);
+    CRNN_BARRIER(nt);
     const int stop = s->flag[*phase % 3];
     if (tid == 0)
         s->flag[(*phase + 2) % 3] = 0;
@@ -359,50 +348,9 @@ static int FN(end_phase)(FN(stopper) *s, int *phase, int tid, int nt)
     return stop;
 }
 
-/* Runs call with tid and team set, on a team of nt threads (or directly). */
-#ifdef _OPENMP
-#define NET_RUN_TEAM(nt, call)                                               \
-    do {                                                                     \
-        if ((nt) > 1) {                                                      \
-            CRNN_PRAGMA(omp parallel num_threads(nt))                        \
-            {                                                                \
-                const int tid = CRNN_THREAD_ID();                            \
-                const int team = CRNN_THREAD_COUNT();                        \
-                call;                                                        \
-            }                                                                \
-        } else {                                                             \
-            const int tid = 0, team = 1;                                     \
-            call;                                                            \
-        }                                                                    \
-    } while (0)
-#else
-#define NET_RUN_TEAM(nt, call)                                               \
-    do {                                                                     \
-        const int tid = 0, team = 1;                                         \
-        (void)(nt);                                                          \
-        call;                                                                \
-    } while (0)
-#endif
-
-/* Threads worth using: at most one per core and per stream (recurrences
- * are shared out by streams), each with enough multiply-adds to pay for
- * the team and the barriers. */
+/* Threads worth using for a pass of about 3*G*L*B*T*H*H multiply-adds
+ * (G gates, L layers). */
 static int FN(net_team_size)(int n_threads, int G, int L, int B, int T, int H)
 {
-#ifdef _OPENMP
-    const double work = 3.0 * G * L * B * T * (double)H * H;
-    int n = n_threads;
-    if (n > omp_get_num_procs())
-        n = omp_get_num_procs();
-    if (n > B)
-        n = B;
-    if (n > work / 1e6)
-        n = (int)(work / 1e6);
-    if (n > 1 && !crnn_team_allowed())
-        n = 1;
-    return n < 1 ? 1 : n;
-#else
-    (void)n_threads, (void)G, (void)L, (void)B, (void)T, (void)H;
-    return 1;
-#endif
+    return crnn_team_size(n_threads, B, 3.0 * G * L * B * T * (double)H * H);
 }

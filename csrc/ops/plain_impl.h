@@ -10,14 +10,10 @@ static void OP(crnn_gemv_rows)(REAL *c, const REAL *a, const REAL *Bm,
                                int backwards, int activate)
 {
     (void)backwards;
-    for (int r = 0; r < N; r++) {
-        REAL s = 0;
-        for (int k = 0; k < K; k++)
-            s += a[k] * Bm[r * ldb + k];
-        c[r] = beta ? c[r] + s : s;
-        if (activate)
+    OP(gemv_rows_scalar)(c, a, Bm, ldb, N, K, beta);
+    if (activate)
+        for (int r = 0; r < N; r++)
             c[r] = (REAL)tanh(c[r]);
-    }
 }
 
 static void OP(crnn_transpose)(REAL *restrict dst, size_t ldd,

@@ -282,12 +282,7 @@ static void OP(crnn_gemv_rows)(REAL *c, const REAL *a, const REAL *Bm,
                                int backwards, int activate)
 {
     if (K < VL) {
-        for (int r = 0; r < N; r++) {
-            REAL s = 0;
-            for (int k = 0; k < K; k++)
-                s += a[k] * Bm[r * ldb + k];
-            c[r] = beta ? c[r] + s : s;
-        }
+        OP(gemv_rows_scalar)(c, a, Bm, ldb, N, K, beta);
         if (activate)
             OP(crnn_vtanh)(c, (size_t)N);
         return;

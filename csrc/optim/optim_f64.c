@@ -1,9 +1,13 @@
-/* The double optimizer updates: every instruction-set variant plus the public
- * entry points declared in optim.h. */
+/* The double optimizer updates: every instruction-set variant of optim_impl.h
+ * (isa_variants.h) plus the public entry points (optim_api_impl.h). */
 #include "internal.h"
 #include "optim.h"
 
 #define REAL double
 #define REAL_IS_DOUBLE 1
 #define SUFFIX _f64
-#include "optim_variants.h"
+#define CRNN_TEMPLATE "optim/optim_impl.h"
+#define CRNN_WITH_OPS 0
+
+#include "isa_variants.h"
+#include "optim_api_impl.h"
