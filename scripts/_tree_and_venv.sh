@@ -2,11 +2,12 @@
 # build of crnn._kernels.  Expects $repo (the checkout) and $python.
 
 # copy_working_tree DEST: the checkout's tracked and untracked, non-ignored
-# files (what `git status` shows, never build products) copied to DEST.
+# files (what `git status` shows, never build products) copied to DEST;
+# files deleted but not yet staged as deleted are left out.
 copy_working_tree() {
     mkdir -p "$1"
     (cd "$repo" && git ls-files -z --cached --others --exclude-standard \
-        | xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' \
+        | xargs -0 -I{} sh -c 'if test -e "{}"; then printf "%s\0" "{}"; fi' \
         | tar --null -T - -cf -) | tar -xf - -C "$1"
 }
 

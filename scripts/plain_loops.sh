@@ -34,7 +34,8 @@ PYTHONPATH="$work/src-tree/src" "$vpy" -c \
     "import crnn._kernels as k, sys; sys.exit('not the plain-loop build' if k.vector_code() else 0)"
 
 echo "== kernel, parity and gradient tests on the plain loops"
-tests=(tests/test_kernels.py tests/test_kernels_props.py tests/test_ops.py tests/test_parity.py
+tests=(tests/test_kernels.py tests/test_kernels_train_step.py tests/test_kernels_sample.py
+       tests/test_kernels_arguments.py tests/test_kernels_props.py tests/test_ops.py tests/test_parity.py
        tests/test_gradcheck.py tests/test_model.py)
 for extra in tests/test_cells.py tests/test_optim.py tests/test_networks.py; do
     [[ -e "$extra" ]] && tests+=("$extra")

@@ -9,9 +9,9 @@
 #     must not pick a variant the CPU lacks), while printing the native one;
 #   - runs the kernel-versus-reference tests, the gradient checks, the
 #     accuracy tests of the kernels' own exp/tanh and the kernels' property
-#     tests (tests/test_kernels.py, test_gradcheck.py, test_ops.py,
-#     test_kernels_props.py): every kernel, both dtypes, on the baseline
-#     path (the tests of the AVX2/AVX-512 paths skip themselves there);
+#     tests (tests/test_kernels*.py, test_gradcheck.py, test_ops.py): every
+#     kernel, both dtypes, on the baseline path (the tests of the AVX2/AVX-512
+#     paths skip themselves there);
 #   - trains a small model with `python -m crnn train` and samples from it.
 #
 # Usage: scripts/qemu_check.sh VENV [TESTS_DIR] [TEXT_FILE]
@@ -19,8 +19,9 @@
 #   TESTS_DIR  crnn's tests/ folder (default: tests/ beside this script)
 #   TEXT_FILE  training text for the CLI run (default: a generated one)
 # Environment: QEMU_CPU (default Nehalem), QEMU_TESTS (pytest arguments,
-#   default "test_kernels.py test_gradcheck.py test_ops.py
-#   test_kernels_props.py"; files that do not exist are left out).
+#   default "test_kernels.py test_kernels_train_step.py
+#   test_kernels_sample.py test_kernels_arguments.py test_gradcheck.py
+#   test_ops.py test_kernels_props.py"; files that do not exist are left out).
 # Exit status: 0 passed, 1 failed, 3 skipped (qemu-x86_64 cannot be had).
 # The last line is "qemu-result: ..." with a one-line summary.
 
@@ -31,7 +32,9 @@ VENV="${1:?usage: qemu_check.sh VENV [TESTS_DIR] [TEXT_FILE]}"
 TESTS="${2:-$HERE/../tests}"
 TEXT="${3:-}"
 CPU="${QEMU_CPU:-Nehalem}"
-read -r -a SELECTED <<<"${QEMU_TESTS:-test_kernels.py test_gradcheck.py test_ops.py test_kernels_props.py}"
+DEFAULT_TESTS="test_kernels.py test_kernels_train_step.py test_kernels_sample.py test_kernels_arguments.py"
+DEFAULT_TESTS+=" test_gradcheck.py test_ops.py test_kernels_props.py"
+read -r -a SELECTED <<<"${QEMU_TESTS:-$DEFAULT_TESTS}"
 unset CRNN_ISA PYTHONPATH PYTHONHOME
 
 result() { echo "qemu-result: $*"; }

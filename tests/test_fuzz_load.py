@@ -2,9 +2,10 @@
 usable model or raises crnn.ModelFormatError, never runs code, never hangs,
 never allocates what a zip bomb asks for.
 
-The mutations and crafted cases live in scripts/fuzz_load.py (its dedicated
-run: ``python scripts/fuzz_load.py --cases 10000``); here a few hundred cases
-run under hypothesis, which shrinks any failure to a small reproducer.
+The mutations and crafted cases live in scripts/fuzz_load.py and the
+scripts/_fuzz_*.py modules it imports (its dedicated run: ``python
+scripts/fuzz_load.py --cases 10000``); here a few hundred cases run under
+hypothesis, which shrinks any failure to a small reproducer.
 """
 
 import importlib.util
