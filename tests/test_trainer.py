@@ -166,6 +166,26 @@ def test_a_time_limit_cancels_a_long_iteration(tmp_path):
     assert crnn.load(tmp_path / "m.npz").iteration == model.iteration
 
 
+def test_a_checkpoint_whose_validation_the_deadline_cut_is_validated_when_final(tmp_path):
+    """A run that pauses for a checkpoint just before its deadline: that
+    checkpoint's validation is cut short, and the run's final checkpoint
+    (the same iteration, already saved) must still validate the model."""
+    text = TEXT * 30
+    model = crnn.CharRNN(crnn.Vocab.from_text(text), hidden_size=16, seq_length=10, seed=0)
+    trainer = crnn.Trainer(model, text, val_fraction=0.1, checkpoint=tmp_path / "m.npz")
+    trainer.run(iterations=5)
+    model.train(trainer.train_ids, iterations=3)
+    trainer._deadline = 0.0  # long past: what run(time_limit=...) sets when time is up
+    assert trainer.checkpoint_now(final=False) is None  # cut short, but saved
+    assert crnn.load(tmp_path / "m.npz").iteration == model.iteration
+    val = trainer.checkpoint_now(final=True)
+    assert val == pytest.approx(model.evaluate(trainer.val_ids)["nats_per_char"])
+    assert trainer.history.checkpoint_iterations[-1] == model.iteration
+    assert crnn.load(tmp_path / "m.best.npz").iteration == model.iteration or \
+        trainer.history.best_val_loss < val
+    assert trainer.checkpoint_now(final=True) is None  # nothing new: not again
+
+
 def test_the_model_a_time_limited_run_ends_with_is_validated(tmp_path):
     """The deadline stops training, not the final checkpoint's validation:
     the run reports (and keeps as the best) the model it ends with."""

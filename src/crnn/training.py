@@ -130,6 +130,7 @@ class Trainer:
         self.checkpoint_every = checkpoint_every
         self.sample_every = sample_every
         self.saved_iteration: Optional[int] = None  # the last checkpoint written
+        self._validated_iteration: Optional[int] = None  # the last one validated
         self._stop = threading.Event()
         self.history = History(start_iteration=model.iteration)
         self._continue_best()
@@ -274,10 +275,14 @@ class Trainer:
         cuts short only the validations of checkpoints before the ``final``
         one: the model a run ends with is always validated."""
         model = self.model
-        if self.saved_iteration == model.iteration:
+        # A checkpoint of this iteration is written already; but if the
+        # deadline cut its validation short, the final one still validates.
+        validated = self._validated_iteration == model.iteration or not len(self.val_ids)
+        if self.saved_iteration == model.iteration and (validated or not final):
             return None
         val = self._validate(final)
         if val is not None:
+            self._validated_iteration = model.iteration
             model.val_history.append((model.iteration, val))  # saved with the model
         if self.checkpoint is not None:
             self._save(self.checkpoint)
