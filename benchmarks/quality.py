@@ -97,6 +97,10 @@ for _cell in ("rnn", "lstm"):
         CONFIGS[f"{_cell}-512-{_opt}-default"] = dict(
             _ADAM_LSTM, cell=_cell, optimizer=_opt, lr=None,
             clip_mode="value" if _opt == "adagrad" else "norm")
+# SGD at 512 units: the screen of rates behind crnn.optim's default for it.
+for _cell in ("rnn", "lstm"):
+    for _lr in (1e-2, 3e-2, 1e-1):
+        CONFIGS[f"{_cell}-512-sgd-lr{_lr:g}"] = dict(_ADAM_LSTM, cell=_cell, optimizer="sgd", lr=_lr)
 DEFAULT_ROWS = ["crnn:min-char-rnn", "crnn:lstm-512", "torch:lstm-512"]
 QUICK_ROWS = ["crnn:min-char-rnn", "torch:tiny-lstm"]
 QUICK = dict(budget=3.0, eval_every=1.0, train_chars=60_000, heldout_chars=5_000)

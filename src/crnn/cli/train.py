@@ -82,7 +82,8 @@ SHAPE_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype", "cell", "nu
               help="Clip each element to +-grad-clip, or the global norm to grad-clip, or not at all.")
 @click.option("--lr-schedule", type=click.Choice(["constant", "step", "cosine"]), default="constant",
               help="step: x --lr-decay every epoch after --lr-decay-after epochs (char-rnn's); "
-              "cosine: down to --lr-floor x the rate over the run's --iterations or --epochs.")
+              "cosine: down to --lr-floor x the rate over the run's --iterations, --epochs or "
+              "--time-limit (its iterations measured).")
 @click.option("--lr-decay", type=click.FloatRange(min=0, max=1, min_open=True), default=0.97,
               help="Factor of the step schedule.")
 @click.option("--lr-decay-after", type=click.FloatRange(min=0), default=10.0, metavar="EPOCHS",
