@@ -16,7 +16,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests")]
-import reference as ref  # noqa: E402  (tests/reference.py: rel_err)
+from crnn.reference import minchar as ref  # noqa: E402  (rel_err)
 import test_optim as T  # noqa: E402
 from crnn import _kernels, optim  # noqa: E402
 
