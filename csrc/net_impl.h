@@ -1,6 +1,6 @@
 /*
  * net_impl.h - the stacked-network kernels (net.h), written once for one
- * float type and instruction set; included by net_variants.h after
+ * float type and instruction set; included by isa_variants.h after
  * ops_impl.h, like kernels_impl.h.  Every function is static and named
  * name##SUFFIX##ISA; net_api_impl.h defines the public entry points.
  *

@@ -1,6 +1,6 @@
 /*
  * optim_impl.h - the optimizer updates, written once for one float type and
- * instruction set.  Included by optim_variants.h once per instruction set,
+ * instruction set.  Included by isa_variants.h once per instruction set,
  * after REAL, SUFFIX, REAL_IS_DOUBLE and ISA are defined, so every function
  * here is static and named name##SUFFIX##ISA.  See optim.h for the formulas.
  *
