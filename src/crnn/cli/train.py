@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import CheckpointError, TrainingDivergedError
 from ..model import CharRNN
-from ..network import INIT_SCHEMES
+from ..network import CELLS, INIT_SCHEMES
 from ..training import DEFAULT_CHECKPOINT_EVERY, Event, History, Trainer, split_validation
 from .common import (
     CONTEXT_SETTINGS, ENCODING_OPTION, ERRORS_OPTION, EXIT_INTERRUPTED, SEED_TYPE, check_output,
@@ -56,7 +56,7 @@ SHAPE_OPTIONS = ("hidden_size", "seq_length", "batch_size", "dtype", "cell", "nu
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None,
               show_default="0.1 for adagrad, 2e-3 for adam, adamw and rmsprop, 3e-3 for sgd",
               help="Learning rate (the schedule scales it).")
-@click.option("--model", "cell", type=click.Choice(["rnn", "lstm", "gru"]), default="rnn",
+@click.option("--model", "cell", type=click.Choice(list(CELLS)), default="rnn",
               help="Cell: min-char-rnn's tanh rnn, or PyTorch's lstm or gru.")
 @click.option("--layers", "num_layers", type=click.IntRange(min=1, max=64), default=1,
               help="Recurrent layers, stacked.")
