@@ -21,9 +21,8 @@ import numpy as np
 from . import _kernels
 from .engine import Engine
 from .errors import ModelTooLargeError
+from .netparams import GATES
 from .network import Network
-
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 EVAL_CHUNK = 1024  # model.EVAL_CHUNK: time steps per forward call when evaluating
 UNLIMITED = 1 << 60  # cgroup limits at or above this mean "no limit"
 
