@@ -21,11 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests")]
 import test_cells as C  # noqa: E402
 from crnn import _kernels as K  # noqa: E402
-from crnn import netparams as NP  # noqa: E402
 from crnn.reference import cells as R  # noqa: E402
-
-KEYS = ("grads", "dstate0", "state", "states", "probs")
-
 
 def reference_errors():
     worst = defaultdict(float)
@@ -42,7 +38,7 @@ def reference_errors():
                         got = C.run(*case, cell, L, H, V)
                         ref = R.forward_backward(case[0], cell, L, H, V, *case[1:])
                         errs = [abs(got["loss"] - ref["loss"]) / abs(ref["loss"])]
-                        errs += [C.relerr(got[k], ref[k]) for k in KEYS]
+                        errs += [C.relerr(got[k], ref[k]) for k in C.COMPARED]
                         key = (isa, dtype.name, cell, L)
                         worst[key] = max(worst[key], *errs)
     K.set_cpu_path(in_use)
@@ -52,30 +48,15 @@ def reference_errors():
 def torch_errors():
     if importlib.util.find_spec("torch") is None:
         return {}
-    import torch
     import test_cells_torch as CT
     worst = {}
     rng = np.random.default_rng(11)
     for cell in C.CELLS:
         for L in (1, 2):
-            B, T, H, V = 3, 7, 10, 8
-            flat = rng.uniform(-0.5, 0.5, NP.param_count(cell, L, H, V))
-            inputs = rng.integers(0, V, (B, T), dtype=np.int32)
-            targets = rng.integers(0, V, (B, T), dtype=np.int32)
-            state0 = rng.uniform(-0.5, 0.5, (L, B, K.net_state_width(cell, H)))
-            net = CT.Net(cell, L, H, V).double()
-            sd = NP.to_torch_state_dict(flat, cell, L, H, V)
-            net.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=True)
-            t_loss, t_grads, t_dstate0 = CT.torch_loss_and_grads(net, cell, inputs, targets,
-                                                                 state0, H, V)
-            if cell == "rnn":  # crnn's one bias: the gradient of either torch bias
-                t_grads = {k: (np.zeros_like(g) if k.startswith("rnn.bias_hh") else g)
-                           for k, g in t_grads.items()}
-            t_flat = NP.flat_from_torch_state_dict(t_grads, cell, L, H, V)
-            got = C.run(flat, inputs, targets, state0, None, cell, L, H, V)
+            (loss, grads, dstate0), (t_loss, t_grads, t_dstate0) = CT.crnn_and_torch(cell, L, rng)
             worst[("torch", "float64", cell, L)] = max(
-                abs(got["loss"] - t_loss) / abs(t_loss), C.relerr(got["grads"], t_flat),
-                C.relerr(got["dstate0"], t_dstate0))
+                abs(loss - t_loss) / abs(t_loss), C.relerr(grads, t_grads),
+                C.relerr(dstate0, t_dstate0))
     return worst
 
 

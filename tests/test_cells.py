@@ -58,10 +58,14 @@ def relerr(a, b):
     return float(np.max(np.abs(np.asarray(a, np.float64) - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
+# What run() returns besides the loss, compared with the reference.
+COMPARED = ("grads", "dstate0", "state", "states", "probs")
+
+
 def check_against_reference(got, ref, dtype):
     tol = TOL[dtype]
     assert abs(got["loss"] - ref["loss"]) <= tol * abs(ref["loss"])
-    for key in ("grads", "dstate0", "state", "states", "probs"):
+    for key in COMPARED:
         if key in got:
             assert relerr(got[key], ref[key]) <= tol, key
 

@@ -37,10 +37,11 @@ def torch_loss_and_grads(net, cell, inputs, targets, state0, H, V):
     return loss.item(), grads, s0.grad.numpy()
 
 
-@pytest.mark.parametrize("L", [1, 2])
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_loss_and_gradients_equal_pytorch(cell, L, rng):
-    B, T, H, V = 3, 7, 10, 8
+def crnn_and_torch(cell, L, rng, B=3, T=7, H=10, V=8):
+    """For random weights, inputs and start state: crnn's loss, flat
+    gradients and start-state gradient, then PyTorch's (the gradients
+    mapped into crnn's flat layout).  Also used by
+    benchmarks/parity_cells.py."""
     flat = rng.uniform(-0.5, 0.5, NP.param_count(cell, L, H, V))
     inputs = rng.integers(0, V, (B, T), dtype=np.int32)
     targets = rng.integers(0, V, (B, T), dtype=np.int32)
@@ -62,6 +63,13 @@ def test_loss_and_gradients_equal_pytorch(cell, L, rng):
     loss = K.net_forward(work, state, flat, inputs, targets, state0, **kw)
     grads, dstate0 = np.zeros_like(flat), np.zeros_like(state0)
     K.net_backward(grads, dstate0, work, flat, inputs, targets, **kw)
+    return (loss, grads, dstate0), (t_loss, t_flat_grads, t_dstate0)
+
+
+@pytest.mark.parametrize("L", [1, 2])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_loss_and_gradients_equal_pytorch(cell, L, rng):
+    (loss, grads, dstate0), (t_loss, t_flat_grads, t_dstate0) = crnn_and_torch(cell, L, rng)
 
     assert abs(loss - t_loss) <= 1e-10 * abs(t_loss)
     scale = np.max(np.abs(t_flat_grads))
