@@ -26,7 +26,6 @@
 #define NET_NV 3                              /* vectors per tile at NET_MR */
 #define NET_KC 128                            /* crnn_gemm's K slice */
 #define NET_MC (64 * 1024 / (NET_KC * (int)sizeof(REAL)))
-#define NET_CBYTES (256 * 1024) /* a block of C: half of a common L2 */
 
 #define NET_TILE(mr, nv)                                                     \
     FN(tile_v)(C + (size_t)i * ldc + j, ldc, a + i * ars, ars, aks, b + j,    \
@@ -113,112 +112,8 @@ static void FN(pack_rows)(REAL *P, const REAL *Bm, size_t ldb, int K, int N,
     }
 }
 
-/* Rows of a register tile from row `left` rows before the end of a block. */
-#define NET_PANEL_ROWS(left)                                                 \
-    ((left) >= NET_MR ? NET_MR                                                \
-     : NET_MR > 4 && (left) >= 4 ? 4                                          \
-     : (left) >= 2 ? 2 : 1)
-
-/* A^T rows [i0, i1), K slice [0, kc) (a = its start, A^T(i,k) = a[i + k*aks]),
- * copied into panels of the register tiles' heights, each panel k-major
- * (kc x mr) and starting at Ap + (i - i0) * kc.  A^T is the weight
- * gradients' d^T, one column per row of the chunk: the k of a tile lie a
- * whole row of d apart, more than the L1 cache can hold side by side; in
- * the panels they follow one another.  Full panels are one vector move. */
-static void FN(pack_panels)(REAL *restrict Ap, const REAL *a, ptrdiff_t aks,
-                            int i0, int i1, int kc)
-{
-    const int full = (i1 - i0) / NET_MR * NET_MR;
-    for (int k = 0; k < kc; k++) {
-        const REAL *row = a + k * aks;
-        for (int i = i0; i < i0 + full; i += NET_MR)
-            memcpy(Ap + (size_t)(i - i0) * kc + (size_t)k * NET_MR, row + i,
-                   NET_MR * sizeof(REAL));
-        for (int i = i0 + full, mr; i < i1; i += mr) {
-            mr = NET_PANEL_ROWS(i1 - i);
-            memcpy(Ap + (size_t)(i - i0) * kc + (size_t)k * mr, row + i,
-                   (size_t)mr * sizeof(REAL));
-        }
-    }
-}
-
-/* A tile reading packed panels (pack_panels): ta, rows 1 apart, k mr. */
-#define NET_PTILE(mr, nv)                                                    \
-    FN(tile_v)(C + (size_t)i * ldc + j, ldc, ta, 1, mr, b + j, ldb, kc,       \
-               load_c, mr, nv, last)
-#define NET_PSTRIP(mr)                                                       \
-    do {                                                                     \
-        if (nv == 3)                                                         \
-            NET_PTILE(mr, 3);                                                \
-        else if (nv == 2)                                                    \
-            NET_PTILE(mr, 2);                                                \
-        else                                                                 \
-            NET_PTILE(mr, 1);                                                \
-    } while (0)
-
-/* One strip of columns for the rows [i0, i1) of a block, tiles from the
- * packed panels pa if given (see gemm_packed), else from A itself. */
-#define NET_STRIP_ROWS()                                                     \
-    do {                                                                     \
-        int i = i0;                                                          \
-        if (pa) {                                                            \
-            for (int mr; i < i1; i += mr) {                                  \
-                const REAL *ta = pa + (size_t)(i - i0) * kc;                 \
-                mr = NET_PANEL_ROWS(i1 - i);                                 \
-                if (mr == NET_MR)                                            \
-                    NET_PSTRIP(NET_MR);                                      \
-                else if (NET_MR > 4 && mr == 4)                              \
-                    NET_PSTRIP(4);                                           \
-                else if (mr == 2)                                            \
-                    NET_PSTRIP(2);                                           \
-                else                                                         \
-                    NET_PSTRIP(1);                                           \
-            }                                                                \
-            break;                                                           \
-        }                                                                    \
-        for (; i1 - i >= NET_MR; i += NET_MR)                                \
-            NET_STRIP(NET_MR);                                               \
-        if (NET_MR > 4 && i1 - i >= 4) {                                     \
-            NET_STRIP(4);                                                    \
-            i += 4;                                                          \
-        }                                                                    \
-        if (i1 - i >= 2) {                                                   \
-            NET_STRIP(2);                                                    \
-            i += 2;                                                          \
-        }                                                                    \
-        if (i1 - i >= 1)                                                     \
-            NET_STRIP(1);                                                    \
-    } while (0)
-
-/* One K slice (kc long; a and slice at its start) of rows [i0, i1) of C,
- * strip by strip; pa: those rows of A^T packed by pack_panels, or NULL. */
-static void FN(packed_slice)(REAL *C, size_t ldc, const REAL *a,
-                             ptrdiff_t ars, ptrdiff_t aks, const REAL *pa,
-                             const REAL *slice, int i0, int i1, int N, int kc,
-                             int load_c)
-{
-    const int nvec = (N + LANES - 1) / LANES;
-    const int strips = (nvec + NET_NV - 1) / NET_NV;
-    int j = 0;
-    for (int s = 0; s < strips; s++) {
-        const int nv = nvec / strips + (s < nvec % strips);
-        const int full = j + nv * LANES <= N;
-        const size_t last = full ? (size_t)(nv - 1) * LANES
-                                 : (size_t)(N - LANES - j);
-        const int ldb = full ? nv * LANES : N - j;
-        const REAL *b = slice + (size_t)kc * j - j; /* b + j: the strip */
-        NET_STRIP_ROWS();
-        j += nv * LANES;
-    }
-}
-
 /* C (M,N) = beta*C + op(A) B with B packed by pack_rows: gemm_blocked's
- * tiles (the same bits as crnn_gemm over B itself).  A C larger than
- * NET_CBYTES (dW_hh is G*H x H) goes in blocks of rows of that size, each
- * taking all the K slices before the next, so that it stays in L2 while its
- * sums run instead of coming back from memory once per slice (a C that fits
- * keeps one block: then every slice of B is read once).  A^T is copied into
- * panels per slice when enough strips read them; the sums are unchanged. */
+ * loops and tiles (the same bits as crnn_gemm over B itself). */
 static void FN(gemm_packed)(REAL *C, size_t ldc, const REAL *A, ptrdiff_t ars,
                             ptrdiff_t aks, const REAL *P, int M, int N, int K,
                             int beta)
@@ -227,43 +122,46 @@ static void FN(gemm_packed)(REAL *C, size_t ldc, const REAL *A, ptrdiff_t ars,
         FN(crnn_gemm)(C, ldc, A, ars, aks, P, N, M, N, K, beta);
         return;
     }
-    const size_t row_bytes = (size_t)N * sizeof(REAL);
-    int cb = M;
-    if ((size_t)M * row_bytes > NET_CBYTES) {
-        cb = (int)(NET_CBYTES / row_bytes) / NET_MR * NET_MR;
-        cb = cb < NET_MR ? NET_MR : cb;
-    }
-    /* the copy pays when many strips read each panel (measured: with 22
-     * strips the product gained a third, with 6 it lost a little) */
-    const int strips = ((N + LANES - 1) / LANES + NET_NV - 1) / NET_NV;
-    REAL panels[NET_MC * NET_KC];
-    REAL *pa = ars == 1 && aks != 1 && strips >= 8 ? panels : NULL;
-    for (int c0 = 0; c0 < M; c0 += cb) {
-        const int c1 = M - c0 < cb ? M : c0 + cb;
-        for (int k0 = 0; k0 < K; k0 += NET_KC) {
-            const int kc = K - k0 < NET_KC ? K - k0 : NET_KC;
-            const REAL *a = A + k0 * aks, *slice = P + (size_t)k0 * N;
-            for (int i0 = c0; i0 < c1; i0 += NET_MC) {
-                const int i1 = c1 - i0 < NET_MC ? c1 : i0 + NET_MC;
-                if (pa)
-                    FN(pack_panels)(pa, a, aks, i0, i1, kc);
-                FN(packed_slice)(C, ldc, a, ars, aks, pa, slice, i0, i1, N,
-                                 kc, beta || k0 > 0);
+    const int nvec = (N + LANES - 1) / LANES;
+    const int strips = (nvec + NET_NV - 1) / NET_NV;
+    for (int k0 = 0; k0 < K; k0 += NET_KC) {
+        const int kc = K - k0 < NET_KC ? K - k0 : NET_KC;
+        const int load_c = beta || k0 > 0;
+        const REAL *a = A + k0 * aks, *slice = P + (size_t)k0 * N;
+        for (int i0 = 0; i0 < M; i0 += NET_MC) {
+            const int i1 = M - i0 < NET_MC ? M : i0 + NET_MC;
+            int j = 0;
+            for (int s = 0; s < strips; s++) {
+                const int nv = nvec / strips + (s < nvec % strips);
+                const int full = j + nv * LANES <= N;
+                const size_t last = full ? (size_t)(nv - 1) * LANES
+                                         : (size_t)(N - LANES - j);
+                const int ldb = full ? nv * LANES : N - j;
+                const REAL *b = slice + (size_t)kc * j - j; /* b + j: strip */
+                int i = i0;
+                for (; i1 - i >= NET_MR; i += NET_MR)
+                    NET_STRIP(NET_MR);
+                if (NET_MR > 4 && i1 - i >= 4) {
+                    NET_STRIP(4);
+                    i += 4;
+                }
+                if (i1 - i >= 2) {
+                    NET_STRIP(2);
+                    i += 2;
+                }
+                if (i1 - i >= 1)
+                    NET_STRIP(1);
+                j += nv * LANES;
             }
         }
     }
 }
-#undef NET_STRIP_ROWS
-#undef NET_PSTRIP
-#undef NET_PTILE
-#undef NET_PANEL_ROWS
 #undef NET_STRIP
 #undef NET_TILE
 #undef NET_MR
 #undef NET_NV
 #undef NET_KC
 #undef NET_MC
-#undef NET_CBYTES
 #else
 static void FN(gemm_blocked)(REAL *C, size_t ldc, const REAL *A,
                              ptrdiff_t ars, ptrdiff_t aks, const REAL *Bm,
