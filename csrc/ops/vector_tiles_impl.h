@@ -31,6 +31,12 @@ typedef IREAL IVEC __attribute__((vector_size(CRNN_VECTOR_BYTES)));
     ((mr) == 1 ? (CRNN_VECTOR_REGS >= 32 ? 16 : 12)                          \
                : (CRNN_VECTOR_REGS - 1) / ((mr) + 1))
 #define TILE_MAX_VECS 16
+/* tile_row shares a row's vectors evenly between its tiles, and a ragged
+ * last vector overlaps the one before it: both must be in one tile (a tile
+ * loads all its C before it stores any), so no tile of several may get a
+ * single vector.  That holds while every tile can take at least 3. */
+typedef char OP(tiles_take_three_vectors)[TILE_VECS(TILE_MAX_ROWS) >= 3 ? 1
+                                                                       : -1];
 /* Columns of K per pass over a tile: keeps a pass's slice of B near. */
 #define TILE_KC 128
 
