@@ -23,6 +23,7 @@ import test_cells as C  # noqa: E402
 from crnn import _kernels as K  # noqa: E402
 from crnn.reference import cells as R  # noqa: E402
 
+
 def reference_errors():
     worst = defaultdict(float)
     in_use = K.cpu_path()
